@@ -104,6 +104,7 @@ def cmd_eval(args: argparse.Namespace) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     refs = [s.text for s in samples]
     hyps = [p.text for p in predictions]
+    per_line = {"predictions": {s.id: h for s, h in zip(samples, hyps, strict=True)}} if args.output else {}
     return {
         "lines": len(samples),
         "cer": cer(refs, hyps),
@@ -111,6 +112,7 @@ def cmd_eval(args: argparse.Namespace) -> dict[str, Any]:
         "ser": ser(refs, hyps),
         "seconds": round(seconds, 2),
         "lines_per_second": round(len(samples) / seconds, 2) if seconds else None,
+        **per_line,
     }
 
 
@@ -164,6 +166,7 @@ def cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m recognition", description=__doc__.splitlines()[0])
+    parser.add_argument("--output", help="also write the JSON result to this file (eval: with per-line text)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def data_args(p: argparse.ArgumentParser) -> None:
@@ -234,7 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DataError, ImageError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(result, ensure_ascii=False, indent=2))
+    text = json.dumps(result, ensure_ascii=False, indent=2)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    print(text)
     if isinstance(result, list) and any("error" in r for r in result):
         return 1
     return 0

@@ -14,7 +14,7 @@ input, more LSTM units).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -31,6 +31,10 @@ class ModelConfig:
     lstm_hidden: int = 192
     lstm_layers: int = 2
     dropout: float = 0.2
+    # A 1-D convolutional CTC head on the CNN features, trained beside the
+    # LSTM head ("CTC shortcut", Retsinas et al. 2022): it gives the CNN a
+    # direct gradient and shortens CTC's initial all-blank plateau.
+    shortcut: bool = True
 
     def __post_init__(self) -> None:
         if self.num_classes < 2:
@@ -94,6 +98,11 @@ class CRNN(nn.Module):
             dropout=config.dropout if config.lstm_layers > 1 else 0.0,
         )
         self.head = nn.Linear(2 * config.lstm_hidden, config.num_classes)
+        self.shortcut = (
+            nn.Conv1d(channels * feature_height, config.num_classes, kernel_size=3, padding=1)
+            if config.shortcut
+            else None
+        )
 
     def output_lengths(self, widths: torch.Tensor) -> torch.Tensor:
         """Frames per line for input widths (B,); every line gets at least one frame."""
@@ -110,9 +119,20 @@ class CRNN(nn.Module):
 
         With ``widths`` the LSTM runs on packed sequences, so a line's output
         does not depend on how much padding its batch neighbours forced on it.
-        Without them (export, single lines) every column counts.
+        Without them (training on width-bucketed batches, export, single
+        lines) every column counts; packing costs a third more time on CPU.
         """
-        x = self.dropout(self.features(images))
+        return self._forward(images, widths)[0]
+
+    def forward_train(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Main and shortcut (T, B, C) log-probs; the shortcut is None when disabled."""
+        return self._forward(images, None, with_shortcut=True)
+
+    def _forward(
+        self, images: torch.Tensor, widths: torch.Tensor | None, *, with_shortcut: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        features = self.features(images)  # (T, B, F)
+        x = self.dropout(features)
         if widths is None:
             y, _ = self.rnn(x)
         else:
@@ -120,26 +140,46 @@ class CRNN(nn.Module):
             packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
             y_packed, _ = self.rnn(packed)
             y, _ = pad_packed_sequence(y_packed, total_length=x.shape[0])
-        return torch.log_softmax(self.head(self.dropout(y)), dim=-1)
+        main = torch.log_softmax(self.head(self.dropout(y)), dim=-1)
+        aux = None
+        if with_shortcut and self.shortcut is not None:
+            # Conv1d wants (B, F, T); back to (T, B, C) for CTC.
+            aux = torch.log_softmax(self.shortcut(x.permute(1, 2, 0)).permute(2, 0, 1), dim=-1)
+        return main, aux
 
     def widen_output(self, mapping: list[int]) -> None:
-        """Rebuild the output layer for a grown alphabet.
+        """Rebuild the output layers for a grown alphabet.
 
         ``mapping[new_label]`` is the old label whose weights it inherits, or
-        -1 for a new character; those start from the blank's bias pushed down,
-        so the fine-tuned model does not start by emitting them everywhere.
+        -1 for a new character; those start from the lowest old bias, so the
+        fine-tuned model does not start by emitting them everywhere.
         """
-        old = self.head
-        new = nn.Linear(old.in_features, len(mapping)).to(old.weight.device, old.weight.dtype)
-        with torch.no_grad():
-            nn.init.normal_(new.weight, std=0.01)
-            new.bias.fill_(float(old.bias.min()))
-            for new_label, old_label in enumerate(mapping):
-                if old_label >= 0:
-                    new.weight[new_label] = old.weight[old_label]
-                    new.bias[new_label] = old.bias[old_label]
-        self.head = new
+        self.head = _widened(self.head, mapping)
+        if self.shortcut is not None:
+            self.shortcut = _widened(self.shortcut, mapping)
         self.config = self.config.with_classes(len(mapping))
+
+
+_Head = TypeVar("_Head", nn.Linear, nn.Conv1d)
+
+
+def _widened(layer: _Head, mapping: list[int]) -> _Head:
+    new: nn.Linear | nn.Conv1d
+    if isinstance(layer, nn.Linear):
+        new = nn.Linear(layer.in_features, len(mapping))
+    else:
+        new = nn.Conv1d(layer.in_channels, len(mapping), kernel_size=layer.kernel_size[0], padding=layer.kernel_size[0] // 2)
+    new = new.to(layer.weight.device, layer.weight.dtype)
+    assert layer.bias is not None
+    assert new.bias is not None
+    with torch.no_grad():
+        nn.init.normal_(new.weight, std=0.01)
+        new.bias.fill_(float(layer.bias.min()))
+        for new_label, old_label in enumerate(mapping):
+            if old_label >= 0:
+                new.weight[new_label] = layer.weight[old_label]
+                new.bias[new_label] = layer.bias[old_label]
+    return new
 
 
 def count_parameters(model: nn.Module) -> int:

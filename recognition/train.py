@@ -74,6 +74,7 @@ class TrainConfig:
     device: str | None = None
     threads: int | None = None
     lm_order: int = 6
+    shortcut_weight: float = 0.1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -347,11 +348,14 @@ def train(
                 group["lr"] = lr
             batch = batch.to(device)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-                log_probs = model(batch.images, batch.widths)  # (T, B, C)
+                # Unpacked: batches are width-bucketed, so padding is slight,
+                # and packed LSTMs cost a third more on CPU.
+                log_probs, shortcut = model.forward_train(batch.images)  # (T, B, C) each
             # CTC in float32: its forward-backward sums underflow in bf16.
-            loss = ctc(
-                log_probs.float(), batch.targets.to(device), model.output_lengths(batch.widths), batch.target_lengths
-            )
+            targets, lengths = batch.targets.to(device), model.output_lengths(batch.widths)
+            loss = ctc(log_probs.float(), targets, lengths, batch.target_lengths)
+            if shortcut is not None:
+                loss = loss + config.shortcut_weight * ctc(shortcut.float(), targets, lengths, batch.target_lengths)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
