@@ -168,7 +168,9 @@ def _widened(layer: _Head, mapping: list[int]) -> _Head:
     if isinstance(layer, nn.Linear):
         new = nn.Linear(layer.in_features, len(mapping))
     else:
-        new = nn.Conv1d(layer.in_channels, len(mapping), kernel_size=layer.kernel_size[0], padding=layer.kernel_size[0] // 2)
+        new = nn.Conv1d(
+            layer.in_channels, len(mapping), kernel_size=layer.kernel_size[0], padding=layer.kernel_size[0] // 2
+        )
     new = new.to(layer.weight.device, layer.weight.dtype)
     assert layer.bias is not None
     assert new.bias is not None

@@ -1,0 +1,1 @@
+"""The Lineproof annotator: Django project and app in one package."""

@@ -1,0 +1,317 @@
+"""The annotator's data model.
+
+The labeling queue lives on ``Line``: ``queue_state``, ``uncertainty`` (the
+active model's ranking score) and the lease columns sit on the row the queue
+index points at, so claiming a line is one indexed read plus one conditional
+write of that same row. See ``services.line_claim``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+# Names of recognition.uncertainty.UNCERTAINTY_SCORES, repeated here so the web
+# process never imports PyTorch; a test keeps the two in step.
+UNCERTAINTY_SCORE_CHOICES = [
+    ("mean_log_prob", "negative mean log character confidence"),
+    ("min_char_prob", "1 - probability of the least confident character"),
+    ("ctc_nll", "CTC negative log-likelihood per character"),
+    ("beam_margin", "runner-up beam probability relative to the best"),
+]
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    lease_seconds = models.PositiveIntegerField(
+        default=600,
+        validators=[MinValueValidator(30)],
+        help_text="How long a claimed line stays reserved for its labeler without a heartbeat.",
+    )
+    top_window = models.PositiveIntegerField(
+        default=20,
+        validators=[MinValueValidator(1), MaxValueValidator(500)],
+        help_text="The next line is drawn at random among this many most uncertain candidates.",
+    )
+    retrain_threshold = models.PositiveIntegerField(
+        default=200, help_text="Verified lines since the last model that trigger retraining."
+    )
+    eval_share = models.FloatField(
+        default=0.1,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="Share of lines held out for evaluation; fixed per line when it is created.",
+    )
+    min_eval_lines = models.PositiveIntegerField(
+        default=50, help_text="Eval lines are served first until this many of them are labeled."
+    )
+    uncertainty_score = models.CharField(
+        max_length=32, choices=UNCERTAINTY_SCORE_CHOICES, default="mean_log_prob", help_text="What the queue ranks by."
+    )
+    require_review = models.BooleanField(
+        default=False,
+        help_text="When off, a labeler's submission counts as verified; when on, it waits for a reviewer.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        LABELER = "labeler"
+        REVIEWER = "reviewer"
+        ADMIN = "admin"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.LABELER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "project"], name="membership_unique_user_project")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} ({self.role})"
+
+    @property
+    def can_review(self) -> bool:
+        return self.role in {self.Role.REVIEWER, self.Role.ADMIN}
+
+
+class Document(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="documents")
+    name = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["project", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Page(models.Model):
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="pages")
+    number = models.PositiveIntegerField(help_text="1-based position in the document.")
+    image = models.ImageField(upload_to="pages/%Y/%m/", width_field="width", height_field="height")
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["document", "number"]
+        constraints = [models.UniqueConstraint(fields=["document", "number"], name="page_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.document} p. {self.number}"
+
+
+class Line(models.Model):
+    class Split(models.TextChoices):
+        TRAIN = "train"
+        EVAL = "eval"
+
+    class QueueState(models.TextChoices):
+        UNLABELED = "unlabeled"
+        LABELED = "labeled"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="lines")
+    # Null for crops imported without their page.
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, null=True, blank=True, related_name="lines")
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, null=True, blank=True, related_name="lines")
+    key = models.CharField(
+        max_length=255, help_text="Stable identity within the project (e.g. an import path); the split hashes it."
+    )
+    crop = models.ImageField(upload_to="lines/%Y/%m/")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    polygon = models.JSONField(default=list, blank=True, help_text="[[x, y], ...] on the page, if known.")
+    bbox = models.JSONField(null=True, blank=True, help_text="[x0, y0, x1, y1] on the page, if known.")
+    reading_order = models.PositiveIntegerField(default=0, help_text="Position of the line on its page.")
+    split = models.CharField(max_length=8, choices=Split.choices, editable=False)
+    # Uniform in [0, 1) from a hash of ``key``: below eval_share means eval; the
+    # eval queue is served in this order, an unbiased random sample.
+    sample_key = models.FloatField(editable=False)
+    # Position of the line within its document: ordering by it before any model
+    # exists interleaves documents (first lines of each, then second lines...).
+    cold_rank = models.PositiveIntegerField(default=0)
+
+    queue_state = models.CharField(max_length=16, choices=QueueState.choices, default=QueueState.UNLABELED)
+    # The active model's score (higher = less sure); null until a model scored it.
+    uncertainty = models.FloatField(null=True, blank=True)
+    # The lease: at most one holder per line by construction, and an expired
+    # lease needs no sweeper, since the queue treats it as free.
+    lease_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="leased_lines"
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    lease_heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    current_transcription = models.ForeignKey(
+        "Transcription", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["project", "id"]
+        constraints = [models.UniqueConstraint(fields=["project", "key"], name="line_unique_key")]
+        indexes = [
+            # The train queue, in exactly the claim's ORDER BY (DESC = NULLS FIRST
+            # on PostgreSQL: unscored lines count as most uncertain).
+            models.Index(
+                fields=["project", "split", "queue_state", "-uncertainty", "cold_rank", "id"], name="line_queue_idx"
+            ),
+            models.Index(fields=["project", "split", "queue_state", "sample_key", "id"], name="line_eval_queue_idx"),
+            models.Index(fields=["project", "lease_user", "lease_expires_at"], name="line_lease_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"line {self.pk} ({self.key})"
+
+    def lease_active(self, now: datetime | None = None) -> bool:
+        now = now or timezone.now()
+        return self.lease_user_id is not None and self.lease_expires_at is not None and self.lease_expires_at > now
+
+
+class LineSkip(models.Model):
+    """A labeler passed on a line; it is not served to them again."""
+
+    line = models.ForeignKey(Line, on_delete=models.CASCADE, related_name="skips")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="line_skips")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "line"], name="lineskip_unique_user_line")]
+
+
+class ModelVersion(models.Model):
+    class Status(models.TextChoices):
+        TRAINING = "training"
+        CANDIDATE = "candidate"
+        ACTIVE = "active"
+        REJECTED = "rejected"
+        FAILED = "failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
+    parent = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children")
+    checkpoint = models.CharField(max_length=500, blank=True, help_text="Path of the checkpoint file.")
+    alphabet = models.TextField(blank=True)
+    cer = models.FloatField(null=True, blank=True)
+    wer = models.FloatField(null=True, blank=True)
+    ser = models.FloatField(null=True, blank=True)
+    train_lines = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.TRAINING)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["project", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["project"], condition=Q(status="active"), name="modelversion_one_active")
+        ]
+
+    def __str__(self) -> str:
+        return f"model {self.pk} of {self.project} ({self.status})"
+
+
+class Prediction(models.Model):
+    """One model's reading of one line (recognition.infer.Prediction, stored)."""
+
+    line = models.ForeignKey(Line, on_delete=models.CASCADE, related_name="predictions")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
+    text = models.TextField(blank=True)
+    confidence = models.FloatField()
+    char_confidences = models.JSONField(default=list)
+    spans = models.JSONField(default=list, help_text="Per character [x_start, x_end) in crop pixels.")
+    uncertainty = models.FloatField(help_text="The project's ranking score for this line.")
+    scores = models.JSONField(default=dict, help_text="Every score of recognition.uncertainty, by name.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["line", "model_version"], name="prediction_unique_line_model")]
+
+
+class Transcription(models.Model):
+    """A text for a line. Submitted rows are never overwritten: an edit is a new
+    row, and ``Line.current_transcription`` points at the latest. Drafts are the
+    exception, one scratch row per (line, author), updated by autosave."""
+
+    class Source(models.TextChoices):
+        HUMAN = "human"
+        IMPORT = "import"
+        MODEL_ACCEPTED = "model_accepted"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        SUBMITTED = "submitted"
+        VERIFIED = "verified"
+        REJECTED = "rejected"
+
+    line = models.ForeignKey(Line, on_delete=models.CASCADE, related_name="transcriptions")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="transcriptions"
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.HUMAN)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED)
+    text = models.TextField(blank=True)
+    # Chosen by the client per submit, so a retried request cannot label twice.
+    client_id = models.UUIDField(unique=True, null=True, blank=True, default=None)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["line", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["line", "author"], condition=Q(status="draft"), name="transcription_one_draft_per_author"
+            )
+        ]
+        indexes = [models.Index(fields=["author", "-created_at"], name="transcription_author_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.status} transcription {self.pk} of line {self.line_id}"
+
+
+class TrainingRun(models.Model):
+    class Trigger(models.TextChoices):
+        THRESHOLD = "threshold"
+        SCHEDULE = "schedule"
+        MANUAL = "manual"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="training_runs")
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.JSONField(default=dict, blank=True)
+    log = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="training_runs"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "-created_at"]
+        constraints = [
+            # One run at a time per project: a second trigger while one is queued
+            # or running would train on the same labels twice.
+            models.UniqueConstraint(
+                fields=["project"], condition=Q(status__in=["queued", "running"]), name="trainingrun_one_in_flight"
+            )
+        ]

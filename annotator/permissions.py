@@ -1,0 +1,38 @@
+"""Who may do what in a project. Every API call goes through ``membership_require``
+(directly or via a selector that scopes by membership); outsiders are told the
+object does not exist rather than that they may not see it."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from annotator.errors import ForbiddenError, NotFoundError
+from annotator.models import Membership, Project
+
+AnyUser = AbstractBaseUser | AnonymousUser
+
+LABELING_ROLES = frozenset(Membership.Role)
+REVIEW_ROLES = frozenset({Membership.Role.REVIEWER, Membership.Role.ADMIN})
+
+
+def user_pk(user: AnyUser) -> int:
+    """The id of a logged-in user; the API lets no anonymous request this far."""
+    if not user.is_authenticated or user.pk is None:
+        raise ForbiddenError("Log in first.")
+    return int(user.pk)
+
+
+def membership_get(*, project: Project | int, user: AnyUser) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    project_id = project.pk if isinstance(project, Project) else project
+    return Membership.objects.filter(project_id=project_id, user_id=user_pk(user)).first()
+
+
+def membership_require(*, project: Project | int, user: AnyUser, roles: frozenset[str] = LABELING_ROLES) -> Membership:
+    membership = membership_get(project=project, user=user)
+    if membership is None:
+        raise NotFoundError("No such project.")
+    if membership.role not in roles:
+        raise ForbiddenError(f"Your role in this project ({membership.role}) does not allow this.")
+    return membership

@@ -1,0 +1,378 @@
+"""Writes: creating lines, the labeling queue (claim, heartbeat, skip) and labels.
+
+The queue policy, in the order ``line_claim`` applies it:
+
+1. A labeler who already holds an unexpired lease in the project gets that line
+   back (a page reload must not burn a second line).
+2. Eval-split lines first, until ``project.min_eval_lines`` of them are labeled:
+   a retrained model can only be accepted or rejected against a labeled eval
+   set, so one must exist before the first retrain. Eval lines are served in
+   ``sample_key`` (hash) order, a uniform random sample, never by uncertainty:
+   an eval set chosen by uncertainty would be the hardest lines and overstate CER.
+3. Then training lines, most uncertain first; lines no model has scored yet come
+   first of all (unknown is maximally uncertain), in ``cold_rank`` order, which
+   interleaves documents. When training lines run out, the remaining eval lines.
+
+Within the first non-empty queue the line is drawn at random from the top
+``project.top_window`` candidates, so concurrent labelers rarely reach for the
+same row; only that window is read, never the whole pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import unicodedata
+import uuid
+from datetime import datetime, timedelta
+
+from django.core.files import File
+from django.db import IntegrityError, connections, transaction
+from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Value
+from django.utils import timezone
+
+from annotator.errors import ConflictError, InvalidInputError
+from annotator.models import Line, LineSkip, Membership, Page, Prediction, Project, Transcription
+from annotator.permissions import AnyUser, membership_require, user_pk
+from annotator.selectors import eval_lines_labeled, project_active_model
+
+MAX_TEXT_LENGTH = 1000
+# Line breaks and tabs (Cc), lone surrogates (Cs) and Unicode line/paragraph
+# separators (Zl, Zp) have no place in one line of ground truth. Format
+# characters (Cf: ZWJ, ZWNJ, soft hyphen) and private use (Co: MUFI) are text.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+# Rounds of "read the window, try each candidate" before SQLite's claim gives
+# up; a round only fails when every candidate was taken under our feet.
+_CLAIM_ROUNDS = 8
+
+
+# --- lines -------------------------------------------------------------------
+
+
+def line_sample_key(key: str) -> float:
+    """A uniform number in [0, 1) that depends on ``key`` alone, so a line's split
+    never changes and re-importing the same source reproduces it."""
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def line_create(
+    *,
+    project: Project,
+    key: str,
+    crop: File | str,
+    width: int,
+    height: int,
+    page: Page | None = None,
+    polygon: list[list[int]] | None = None,
+    bbox: list[int] | None = None,
+    reading_order: int = 0,
+) -> Line:
+    if not key:
+        raise InvalidInputError("A line needs a stable key.", fields={"key": ["This field may not be blank."]})
+    sample_key = line_sample_key(key)
+    document = page.document if page is not None else None
+    line = Line(
+        project=project,
+        page=page,
+        document=document,
+        key=key,
+        width=width,
+        height=height,
+        polygon=polygon or [],
+        bbox=bbox,
+        reading_order=reading_order,
+        split=Line.Split.EVAL if sample_key < project.eval_share else Line.Split.TRAIN,
+        sample_key=sample_key,
+        cold_rank=Line.objects.filter(project=project, document=document).count(),
+    )
+    if isinstance(crop, str):
+        line.crop.name = crop
+    else:
+        line.crop.save(crop.name or f"{key}.png", crop, save=False)
+    line.save()
+    return line
+
+
+def line_uncertainty_refresh(*, project: Project) -> int:
+    """Copy the active model's scores onto ``Line.uncertainty``, the column the
+    queue index orders by. The re-scoring task calls this after storing a new
+    model's predictions (and activation calls it too); lines the active model
+    has not read become null, i.e. first in the queue."""
+    active = project_active_model(project=project)
+    score: Subquery | Value
+    if active is None:
+        score = Value(None, output_field=FloatField())
+    else:
+        score = Subquery(Prediction.objects.filter(line=OuterRef("pk"), model_version=active).values("uncertainty")[:1])
+    return Line.objects.filter(project=project).update(uncertainty=score)
+
+
+# --- the queue ---------------------------------------------------------------
+
+
+def _free(now: datetime) -> Q:
+    """No live lease: never leased, released, or expired (expired leases need no sweeper)."""
+    return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
+
+
+def _queues(*, project: Project, user: AnyUser, now: datetime) -> list[QuerySet[Line]]:
+    candidates = (
+        Line.objects.filter(project=project, queue_state=Line.QueueState.UNLABELED)
+        .filter(_free(now))
+        .exclude(skips__user_id=user_pk(user))
+    )
+    # Matches line_queue_idx column for column, so the database walks the index
+    # and stops after top_window rows.
+    train = candidates.filter(split=Line.Split.TRAIN).order_by(
+        F("uncertainty").desc(nulls_first=True), "cold_rank", "id"
+    )
+    evaluation = candidates.filter(split=Line.Split.EVAL).order_by("sample_key", "id")
+    if eval_lines_labeled(project=project, at_most=project.min_eval_lines) < project.min_eval_lines:
+        return [evaluation, train]
+    return [train, evaluation]
+
+
+def _held_line_renew(*, project: Project, user: AnyUser, now: datetime, expires: datetime) -> Line | None:
+    held = (
+        Line.objects.filter(
+            project=project, queue_state=Line.QueueState.UNLABELED, lease_user_id=user.pk, lease_expires_at__gt=now
+        )
+        .order_by("id")
+        .first()
+    )
+    if held is None:
+        return None
+    renewed = Line.objects.filter(pk=held.pk, lease_user_id=user.pk).update(
+        lease_expires_at=expires, lease_heartbeat_at=now
+    )
+    return Line.objects.get(pk=held.pk) if renewed else None
+
+
+def line_claim(*, project: Project, user: AnyUser) -> Line | None:
+    """Lease the next line to label for ``user``, or None when nothing is left."""
+    membership = membership_require(project=project, user=user)
+    now = timezone.now()
+    expires = now + timedelta(seconds=project.lease_seconds)
+    if connections[Line.objects.db].features.has_select_for_update_skip_locked:
+        return _claim_with_row_locks(project=project, user=user, membership=membership, now=now, expires=expires)
+    return _claim_with_compare_and_set(project=project, user=user, now=now, expires=expires)
+
+
+def _claim_with_row_locks(
+    *, project: Project, user: AnyUser, membership: Membership, now: datetime, expires: datetime
+) -> Line | None:
+    """PostgreSQL: lock the candidate window, skipping rows others have locked."""
+    with transaction.atomic():
+        # Race: one user claiming twice at once (two tabs, a double click) would
+        # see "no lease held" twice and lease two lines. Locking their membership
+        # row queues the second claim until the first commits; it then finds the
+        # lease the first one took and returns that line.
+        Membership.objects.select_for_update().get(pk=membership.pk)
+        held = _held_line_renew(project=project, user=user, now=now, expires=expires)
+        if held is not None:
+            return held
+        for queue in _queues(project=project, user=user, now=now):
+            # Race: two labelers reading the same top rows and both leasing one
+            # line. FOR UPDATE locks the window's rows until commit and SKIP
+            # LOCKED makes a concurrent claim pass over them instead of waiting.
+            # A row whose lease another claim committed meanwhile is re-checked
+            # against the WHERE clause on its new version and dropped, which is
+            # why the lease lives on the Line row and not in a table of its own.
+            window = list(queue.select_for_update(skip_locked=True).values_list("pk", flat=True)[: project.top_window])
+            if window:
+                pick = random.choice(window)
+                Line.objects.filter(pk=pick).update(
+                    lease_user_id=user.pk, lease_expires_at=expires, lease_heartbeat_at=now
+                )
+                return Line.objects.get(pk=pick)
+    return None
+
+
+def _claim_with_compare_and_set(*, project: Project, user: AnyUser, now: datetime, expires: datetime) -> Line | None:
+    """SQLite (no row locks): read the window, then take one row with a
+    conditional UPDATE; whoever changes the row wins, the others try the next."""
+    held = _held_line_renew(project=project, user=user, now=now, expires=expires)
+    if held is not None:
+        return held
+    holds_live_lease = Line.objects.filter(
+        project=project, queue_state=Line.QueueState.UNLABELED, lease_user_id=user.pk, lease_expires_at__gt=now
+    )
+    for queue in _queues(project=project, user=user, now=now):
+        for _round in range(_CLAIM_ROUNDS):
+            window = list(queue.values_list("pk", flat=True)[: project.top_window])
+            if not window:
+                break
+            random.shuffle(window)
+            for pick in window:
+                # Race: another claim leased `pick` after we read the window.
+                # The UPDATE re-tests "unlabeled and free" itself, and SQLite
+                # runs one write at a time, so exactly one claimer sees a row
+                # count of 1. The NOT EXISTS stops one user's two simultaneous
+                # claims from leasing two lines.
+                taken = (
+                    Line.objects.filter(pk=pick, queue_state=Line.QueueState.UNLABELED)
+                    .filter(_free(now))
+                    .filter(~Exists(holds_live_lease))
+                    .update(lease_user_id=user.pk, lease_expires_at=expires, lease_heartbeat_at=now)
+                )
+                if taken:
+                    return Line.objects.get(pk=pick)
+            held = _held_line_renew(project=project, user=user, now=now, expires=expires)
+            if held is not None:
+                return held
+    return None
+
+
+def lease_heartbeat(*, line: Line, user: AnyUser) -> Line:
+    """Keep the lease alive while the labeler types; returns the line with its new expiry."""
+    membership_require(project=line.project_id, user=user)
+    now = timezone.now()
+    # lease_user alone (not expiry) decides: a lapsed lease nobody else took is
+    # still this labeler's to renew, and once another claim takes the line
+    # lease_user changes, so a stale tab cannot steal it back.
+    renewed = Line.objects.filter(pk=line.pk, queue_state=Line.QueueState.UNLABELED, lease_user_id=user.pk).update(
+        lease_expires_at=now + timedelta(seconds=line.project.lease_seconds), lease_heartbeat_at=now
+    )
+    if not renewed:
+        raise ConflictError(
+            "You no longer hold this line: it was submitted or skipped, or your lease expired "
+            "and it went to another labeler."
+        )
+    return Line.objects.select_related("project").get(pk=line.pk)
+
+
+def lease_release(*, line: Line, user: AnyUser) -> None:
+    """Skip: give the line back to the queue and never serve it to this user again."""
+    membership_require(project=line.project_id, user=user)
+    with transaction.atomic():
+        Line.objects.filter(pk=line.pk, lease_user_id=user.pk).update(
+            lease_user=None, lease_expires_at=None, lease_heartbeat_at=None
+        )
+        LineSkip.objects.get_or_create(line_id=line.pk, user_id=user_pk(user))
+
+
+# --- labels ------------------------------------------------------------------
+
+
+def transcription_text_clean(text: str, *, allow_empty: bool = False) -> str:
+    """NFC, surrounding whitespace trimmed; raises InvalidInputError saying what is wrong."""
+    cleaned = unicodedata.normalize("NFC", text).strip()
+    if not cleaned and not allow_empty:
+        message = "The text is empty. Type what the line says, or skip it."
+        raise InvalidInputError(message, fields={"text": [message]})
+    if len(cleaned) > MAX_TEXT_LENGTH:
+        message = f"The text is {len(cleaned)} characters long; a line may have at most {MAX_TEXT_LENGTH}."
+        raise InvalidInputError(message, fields={"text": [message]})
+    for position, char in enumerate(cleaned):
+        if unicodedata.category(char) in _FORBIDDEN_CATEGORIES:
+            message = (
+                f"The text contains the control character U+{ord(char):04X} at position {position}; "
+                "a transcription is one line of text without tabs or line breaks."
+            )
+            raise InvalidInputError(message, fields={"text": [message]})
+    return cleaned
+
+
+def _require_can_edit(*, line: Line, user: AnyUser, membership: Membership) -> None:
+    """May ``user`` write a label or draft for ``line`` right now? Raises ConflictError if not."""
+    if membership.can_review:
+        return
+    if line.queue_state == Line.QueueState.UNLABELED:
+        if line.lease_user_id == user.pk:
+            return
+        if line.lease_user_id is None:
+            raise ConflictError("You do not hold this line; take it from the queue first.")
+        raise ConflictError(
+            "Another labeler holds this line now (your lease expired, or you skipped it); your draft is kept."
+        )
+    current = line.current_transcription
+    if current is not None and current.author_id == user.pk:
+        return
+    raise ConflictError("This line was already labeled by another labeler.")
+
+
+def _submission_replayed(*, client_id: uuid.UUID, line: Line, user: AnyUser) -> Transcription | None:
+    earlier = Transcription.objects.filter(client_id=client_id).first()
+    if earlier is None:
+        return None
+    if earlier.line_id != line.pk or earlier.author_id != user.pk:
+        message = "This client_id was already used for another submission; generate a new one for each line."
+        raise ConflictError(message, fields={"client_id": [message]})
+    return earlier
+
+
+def label_submit(*, line: Line, user: AnyUser, text: str, client_id: uuid.UUID) -> Transcription:
+    """Store a labeler's text for ``line`` as a new Transcription row.
+
+    Idempotent by ``client_id``: a retried request returns the row the first one
+    created. New work needs the lease (reviewers and admins need none); a line
+    already labeled can be amended by the author of its current text (or a
+    reviewer), which adds a row and moves ``Line.current_transcription``.
+    """
+    membership = membership_require(project=line.project_id, user=user)
+    cleaned = transcription_text_clean(text)
+    replayed = _submission_replayed(client_id=client_id, line=line, user=user)
+    if replayed is not None:
+        return replayed
+    project = line.project
+    status = (
+        Transcription.Status.VERIFIED
+        if membership.can_review or not project.require_review
+        else Transcription.Status.SUBMITTED
+    )
+    may_take = Q() if membership.can_review else Q(lease_user_id=user.pk)
+    with transaction.atomic():
+        # Race: two labelers submitting one line as new work (the first lease
+        # expired and the line went to a second labeler). This conditional
+        # UPDATE decides: it flips unlabeled -> labeled only for the lease
+        # holder; on PostgreSQL a concurrent submit waits on the row lock and
+        # then re-tests the condition against the committed row, finding it labeled.
+        taken = (
+            Line.objects.filter(pk=line.pk, queue_state=Line.QueueState.UNLABELED)
+            .filter(may_take)
+            .update(
+                queue_state=Line.QueueState.LABELED, lease_user=None, lease_expires_at=None, lease_heartbeat_at=None
+            )
+        )
+        if not taken:
+            # Not new work: an amend, a retry that lost to its twin, or a conflict.
+            # The row lock orders concurrent amends so `current` moves once per row.
+            locked = Line.objects.select_for_update().get(pk=line.pk)
+            replayed = _submission_replayed(client_id=client_id, line=line, user=user)
+            if replayed is not None:
+                return replayed
+            _require_can_edit(line=locked, user=user, membership=membership)
+        try:
+            with transaction.atomic():
+                transcription = Transcription.objects.create(
+                    line_id=line.pk,
+                    author_id=user.pk,
+                    source=Transcription.Source.HUMAN,
+                    status=status,
+                    text=cleaned,
+                    client_id=client_id,
+                )
+        except IntegrityError:
+            replayed = _submission_replayed(client_id=client_id, line=line, user=user)
+            if replayed is not None:
+                return replayed
+            raise
+        Line.objects.filter(pk=line.pk).update(current_transcription=transcription)
+        Transcription.objects.filter(line_id=line.pk, author_id=user.pk, status=Transcription.Status.DRAFT).delete()
+    return transcription
+
+
+def draft_save(*, line: Line, user: AnyUser, text: str) -> Transcription:
+    """Autosave: one draft row per (line, author), updated in place."""
+    membership = membership_require(project=line.project_id, user=user)
+    cleaned = transcription_text_clean(text, allow_empty=True)
+    fresh = Line.objects.select_related("current_transcription").get(pk=line.pk)
+    _require_can_edit(line=fresh, user=user, membership=membership)
+    draft, _created = Transcription.objects.update_or_create(
+        line_id=line.pk,
+        author_id=user.pk,
+        status=Transcription.Status.DRAFT,
+        defaults={"text": cleaned, "source": Transcription.Source.HUMAN},
+    )
+    return draft

@@ -1,0 +1,81 @@
+"""Small builders for the annotator's world; each test makes only what it reads."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.auth.models import User
+
+from annotator.models import Document, Line, Membership, ModelVersion, Page, Prediction, Project
+from annotator.services import line_create, line_uncertainty_refresh
+
+_serial = itertools.count(1)
+
+
+def make_user(name: str | None = None) -> User:
+    # No password: hashing one costs a PBKDF2 run per user; tests log in with force_login.
+    return User.objects.create_user(username=name or f"user{next(_serial)}")
+
+
+def make_project(**settings: Any) -> Project:
+    # Queue tests look at training lines unless they ask for an eval split.
+    defaults: dict[str, Any] = {"name": f"project {next(_serial)}", "eval_share": 0.0, "min_eval_lines": 0}
+    return Project.objects.create(**{**defaults, **settings})
+
+
+def make_member(project: Project, role: str = Membership.Role.LABELER, user: User | None = None) -> User:
+    user = user or make_user()
+    Membership.objects.create(project=project, user=user, role=role)
+    return user
+
+
+def make_document(project: Project, pages: int = 1) -> list[Page]:
+    document = Document.objects.create(project=project, name=f"doc {next(_serial)}")
+    return [
+        Page.objects.create(document=document, number=n, image="pages/none.png", width=1000, height=1400)
+        for n in range(1, pages + 1)
+    ]
+
+
+def make_lines(project: Project, count: int, *, page: Page | None = None, prefix: str = "") -> list[Line]:
+    """Lines whose crops are names only (no file); tests that download one store it."""
+    return [
+        line_create(
+            project=project,
+            key=f"{prefix or f'p{project.pk}'}/line{n}",
+            crop=f"lines/{project.pk}-{n}.png",
+            width=400,
+            height=32,
+            page=page,
+            reading_order=n,
+        )
+        for n in range(count)
+    ]
+
+
+def score_lines(lines: Sequence[Line], uncertainties: Sequence[float], *, status: str = "active") -> ModelVersion:
+    """An active model that read ``lines`` with these uncertainties, copied onto the queue."""
+    project = lines[0].project
+    model = ModelVersion.objects.create(project=project, status=status, alphabet="abc")
+    Prediction.objects.bulk_create(
+        Prediction(
+            line=line,
+            model_version=model,
+            text=f"guess {line.pk}",
+            confidence=1.0 - u,
+            char_confidences=[0.5, 0.9],
+            spans=[[0, 10], [10, 20]],
+            uncertainty=u,
+            scores={"mean_log_prob": u},
+        )
+        for line, u in zip(lines, uncertainties, strict=True)
+    )
+    line_uncertainty_refresh(project=project)
+    return model
+
+
+def client_id() -> uuid.UUID:
+    return uuid.uuid4()

@@ -1,0 +1,227 @@
+"""The HTTP surface: every endpoint's access rules, error shape, and one labeling session."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import URLPattern, get_resolver, reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from annotator.models import Line, Project, Transcription
+from tests.annotator.factories import make_lines, make_member, make_project, score_lines
+
+pytestmark = pytest.mark.django_db
+
+# Public on purpose: the OpenAPI schema (no data in it) and the login for tokens.
+PUBLIC = {"schema", "auth-token"}
+API_NAMES = {
+    "project-list",
+    "project-detail",
+    "queue-next",
+    "queue-previous",
+    "line-heartbeat",
+    "line-skip",
+    "line-submit",
+    "line-draft",
+    "line-image",
+}
+
+
+def api_patterns() -> list[URLPattern]:
+    return [
+        pattern
+        for pattern in get_resolver().url_patterns
+        if isinstance(pattern, URLPattern) and str(pattern.pattern).startswith("api/") and pattern.name not in PUBLIC
+    ]
+
+
+def calls(project: Project, line: Line) -> list[tuple[str, str, str]]:
+    """(name, method, url) for every method of every API route."""
+    ids = {"project_id": project.pk, "line_id": line.pk}
+    out = []
+    for pattern in api_patterns():
+        view = pattern.callback.cls  # type: ignore[attr-defined]
+        kwargs = {name: ids[name] for name in pattern.pattern.converters}
+        url = reverse(pattern.name, kwargs=kwargs)
+        out += [
+            (str(pattern.name), method, url) for method in ("get", "post", "put", "delete") if hasattr(view, method)
+        ]
+    return out
+
+
+def send(client: APIClient, method: str, url: str) -> Any:
+    body = {"text": "kew", "client_id": str(uuid.uuid4())}
+    return getattr(client, method)(url, body, format="json") if method in {"post", "put"} else client.get(url)
+
+
+def as_user(user: User) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def world() -> tuple[Project, Line, User]:
+    project = make_project()
+    (line,) = make_lines(project, 1)
+    return project, line, make_member(project)
+
+
+def test_the_walk_covers_every_api_route(world: tuple[Project, Line, User]) -> None:
+    project, line, _member = world
+    assert {name for name, _method, _url in calls(project, line)} == API_NAMES
+
+
+def test_outsiders_see_nothing(world: tuple[Project, Line, User]) -> None:
+    project, line, _member = world
+    outsider = make_member(make_project())
+    client = as_user(outsider)
+    for name, method, url in calls(project, line):
+        response = send(client, method, url)
+        if name == "project-list":
+            assert response.status_code == 200
+            assert [listed["id"] for listed in response.json()] == [outsider.memberships.get().project_id]
+            continue
+        assert response.status_code in {403, 404}, f"{method.upper()} {url} -> {response.status_code}"
+        assert response.json()["error"]["message"], f"{method.upper()} {url} gave no message"
+    line.refresh_from_db()
+    assert line.lease_user_id is None
+    assert not Transcription.objects.exists()
+
+
+def test_anonymous_requests_are_refused(world: tuple[Project, Line, User]) -> None:
+    project, line, _member = world
+    client = APIClient()
+    for _name, method, url in calls(project, line):
+        response = send(client, method, url)
+        assert response.status_code in {401, 403}, f"{method.upper()} {url} -> {response.status_code}"
+        assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_a_labeling_session(world: tuple[Project, Line, User]) -> None:
+    project, line, member = world
+    score_lines([line], [0.7])
+    client = as_user(member)
+
+    claimed = client.post(reverse("queue-next", args=[project.pk])).json()["line"]
+    assert claimed["id"] == line.pk
+    assert claimed["image_url"].endswith(f"/api/lines/{line.pk}/image")
+    assert claimed["prediction"]["text"] == f"guess {line.pk}"
+    assert claimed["prediction"]["spans"] == [[0, 10], [10, 20]]
+    assert claimed["lease_expires_at"] is not None
+    assert claimed["draft"] is None
+
+    assert client.put(reverse("line-draft", args=[line.pk]), {"text": "kew gar"}, format="json").status_code == 200
+    reloaded = client.post(reverse("queue-next", args=[project.pk])).json()["line"]
+    assert reloaded["id"] == line.pk
+    assert reloaded["draft"]["text"] == "kew gar"
+    assert client.post(reverse("line-heartbeat", args=[line.pk])).status_code == 200
+
+    body = {"text": "kew gardens", "client_id": str(uuid.uuid4())}
+    first = client.post(reverse("line-submit", args=[line.pk]), body, format="json")
+    retry = client.post(reverse("line-submit", args=[line.pk]), body, format="json")
+    assert first.status_code == retry.status_code == 200
+    assert first.json() == retry.json()
+    assert client.post(reverse("queue-next", args=[project.pk])).json() == {"line": None}
+
+    previous = client.get(reverse("queue-previous", args=[project.pk])).json()["line"]
+    assert previous["id"] == line.pk
+    assert previous["transcription"]["text"] == "kew gardens"
+    amend = {"text": "Kew Gardens", "client_id": str(uuid.uuid4())}
+    assert client.post(reverse("line-submit", args=[line.pk]), amend, format="json").status_code == 200
+    assert Transcription.objects.filter(line=line).count() == 2
+
+    detail = client.get(reverse("project-detail", args=[project.pk])).json()
+    assert detail["role"] == "labeler"
+    assert detail["stats"] == {"lines": 1, "labeled": 1, "eval_lines": 0, "eval_labeled": 0}
+
+
+def test_conflicts_are_409_with_a_message(world: tuple[Project, Line, User]) -> None:
+    project, line, member = world
+    rival = make_member(project)
+    as_user(member).post(reverse("queue-next", args=[project.pk]))
+    response = as_user(rival).post(
+        reverse("line-submit", args=[line.pk]), {"text": "mine", "client_id": str(uuid.uuid4())}, format="json"
+    )
+    assert response.status_code == 409
+    assert "Another labeler holds this line" in response.json()["error"]["message"]
+    assert as_user(rival).post(reverse("line-heartbeat", args=[line.pk])).status_code == 409
+
+
+def test_skip_is_204_and_moves_on(world: tuple[Project, Line, User]) -> None:
+    project, line, member = world
+    client = as_user(member)
+    client.post(reverse("queue-next", args=[project.pk]))
+    assert client.post(reverse("line-skip", args=[line.pk])).status_code == 204
+    assert client.post(reverse("queue-next", args=[project.pk])).json() == {"line": None}
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"client_id": "11111111-1111-1111-1111-111111111111"}, "text", "This field is required."),
+        ({"text": "kew"}, "client_id", "This field is required."),
+        ({"text": "kew", "client_id": "not-a-uuid"}, "client_id", "Must be a valid UUID."),
+        ({"text": "k" * 1001, "client_id": "11111111-1111-1111-1111-111111111111"}, "text", "at most 1000"),
+        ({"text": "kew\tgardens", "client_id": "11111111-1111-1111-1111-111111111111"}, "text", "U+0009"),
+        ({"text": "", "client_id": "11111111-1111-1111-1111-111111111111"}, "text", "empty"),
+        ({"text": ["kew"], "client_id": "11111111-1111-1111-1111-111111111111"}, "text", "Not a valid string."),
+    ],
+)
+def test_bad_submissions_get_clear_400s(
+    world: tuple[Project, Line, User], body: dict[str, Any], field: str, message: str
+) -> None:
+    project, line, member = world
+    client = as_user(member)
+    client.post(reverse("queue-next", args=[project.pk]))
+    response = client.post(reverse("line-submit", args=[line.pk]), body, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert any(message in text for text in error["fields"][field]), error
+    assert message in error["message"]
+
+
+def test_malformed_json_is_a_400(world: tuple[Project, Line, User]) -> None:
+    _project, line, member = world
+    response = as_user(member).post(
+        reverse("line-submit", args=[line.pk]), "{not json", content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "JSON parse error" in response.json()["error"]["message"]
+
+
+def test_line_image_is_served_to_members_only(world: tuple[Project, Line, User], media_root: Path) -> None:
+    _project, line, member = world
+    crop = media_root / str(line.crop.name)
+    crop.parent.mkdir()
+    crop.write_bytes(b"\x89PNG fake")
+    response = as_user(member).get(reverse("line-image", args=[line.pk]), HTTP_ACCEPT="image/png")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert b"".join(response.streaming_content) == b"\x89PNG fake"  # type: ignore[attr-defined]
+
+    outsider = make_member(make_project())
+    assert as_user(outsider).get(reverse("line-image", args=[line.pk])).status_code == 404
+    crop.unlink()
+    missing = as_user(member).get(reverse("line-image", args=[line.pk]))
+    assert missing.status_code == 404
+    assert "missing" in missing.json()["error"]["message"]
+
+
+def test_token_auth(world: tuple[Project, Line, User]) -> None:
+    project, _line, member = world
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=member).key}")
+    assert client.get(reverse("project-list")).json() == [{"id": project.pk, "name": project.name, "role": "labeler"}]
+
+
+def test_openapi_schema_lists_the_queue() -> None:
+    response = APIClient().get(reverse("schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    assert "/api/projects/{project_id}/queue/next" in response.content.decode()
