@@ -71,7 +71,8 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         augment=False if args.no_augment else None,
     )
     preset = PRESETS[args.preset]
-    model_config = ModelConfig(**{**preset, "num_classes": 2, **({"height": args.height} if args.height else {})})
+    sizes = {"height": args.height} if args.height else {}
+    model_config = ModelConfig(**{**preset, "num_classes": 2, "binarize": args.binarize, **sizes})
     result = train(
         train_samples,
         val_samples,
@@ -184,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     p.add_argument("--height", type=int)
+    p.add_argument("--binarize", action="store_true", help="Otsu-binarise lines before scaling (new models only)")
     p.add_argument("--max-minutes", type=float)
     p.add_argument("--max-epochs", type=int)
     p.add_argument("--max-steps", type=int)

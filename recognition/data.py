@@ -28,7 +28,7 @@ from torch.utils.data import Dataset, Sampler
 
 from recognition.augment import AugmentConfig, augment_line
 from recognition.codec import Codec, normalize_text
-from recognition.images import ImageError, load_line_image, normalize_height, to_network_input
+from recognition.images import ImageError, load_line_image, prepare_line, to_network_input
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 SPLITS = ("train", "val", "test")
@@ -130,12 +130,14 @@ def load_split(dataset: Path | str, split_file: Path | str | None = None) -> dic
     return {name: load_line_folder(folder, ids=split[name]) for name in SPLITS if split.get(name)}
 
 
-def prepare_images(samples: Sequence[LineSample], height: int, *, threads: int = 2) -> list[np.ndarray]:
+def prepare_images(
+    samples: Sequence[LineSample], height: int, *, binarize: bool = False, threads: int = 2
+) -> list[np.ndarray]:
     """Decode and height-normalise every sample: a list of (height, W) uint8 arrays."""
 
     def one(sample: LineSample) -> np.ndarray:
         try:
-            return normalize_height(sample.load(), height)
+            return prepare_line(sample.load(), height, binarize_input=binarize)
         except ImageError as exc:
             raise DataError(f"line {sample.id}: {exc}") from exc
 

@@ -149,7 +149,11 @@ def to_network_input(image: np.ndarray) -> np.ndarray:
 
 
 def prepare_line(image: np.ndarray, height: int, *, binarize_input: bool = False) -> np.ndarray:
-    """The full path from a decoded line to the (height, W) float32 network input."""
+    """A decoded (H, W) uint8 line to the model's (height, W') uint8 input.
+
+    Binarisation (when the model was trained with it) happens before scaling,
+    at the scan's own resolution, where Otsu sees the real stroke widths.
+    """
     if binarize_input:
         image = binarize(image)
-    return to_network_input(normalize_height(image, height))
+    return normalize_height(image, height)

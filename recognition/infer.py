@@ -20,7 +20,7 @@ import torch
 from recognition.checkpoint import LoadedModel, load_checkpoint
 from recognition.data import collate, width_sorted_batches
 from recognition.decoding import Decoded, decode_with_beam, greedy_decode
-from recognition.images import normalize_height, to_network_input
+from recognition.images import prepare_line, to_network_input
 from recognition.train import pick_device, set_threads
 from recognition.uncertainty import UncertaintyScores, line_uncertainty
 
@@ -67,8 +67,8 @@ class Recognizer:
 
         ``images`` are (H, W) uint8 grayscale lines of any size.
         """
-        height = self.model.config.height
-        prepared = [normalize_height(image, height) for image in images]
+        config = self.model.config
+        prepared = [prepare_line(image, config.height, binarize_input=config.binarize) for image in images]
         widths = [image.shape[1] for image in prepared]
         out: list[np.ndarray] = [np.empty(0)] * len(prepared)
         for indices in width_sorted_batches(widths, batch_size):

@@ -25,6 +25,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 class ModelConfig:
     num_classes: int
     height: int = 48
+    # Otsu-binarise lines before scaling (for bilevel training data, or noisy
+    # scans); part of the model's input spec, so inference does the same.
+    binarize: bool = False
     # One entry per conv block: (out_channels, pool_width). Every block halves
     # the height; pool_width 2 also halves the width.
     blocks: tuple[tuple[int, int], ...] = ((32, 2), (64, 2), (96, 1), (128, 1))

@@ -260,9 +260,9 @@ def train(
         model, codec, lineage = _model_for(train_texts, model_config, Path(init) if init else None, device)
     model.train()
 
-    height = model.config.height
-    train_images = prepare_images(train_samples, height)
-    val_images = prepare_images(val_samples, height)
+    height, binarize = model.config.height, model.config.binarize
+    train_images = prepare_images(train_samples, height, binarize=binarize)
+    val_images = prepare_images(val_samples, height, binarize=binarize)
     train_set = LineDataset(
         train_images, train_texts, codec, augment=AugmentConfig() if config.augment else None, seed=config.seed
     )

@@ -384,14 +384,14 @@ def test_to_network_input_inverts_paper_to_zero_and_ink_to_one() -> None:
     np.testing.assert_allclose(out, [[0.0, 1.0, 0.8]], atol=1e-6)
 
 
-def test_prepare_line_normalises_height_and_inverts() -> None:
+def test_prepare_line_binarises_before_scaling_to_the_model_height() -> None:
     out = prepare_line(_line_pixels(24, 80), 12, binarize_input=True)
 
     assert out.shape == (12, 40)
-    assert out.dtype == np.float32
-    assert out.min() >= 0.0
-    assert out.max() <= 1.0
-    assert out[0, 0] == pytest.approx(0.0)
+    assert out.dtype == np.uint8
+    assert out[0, 0] == 255
+    plain = prepare_line(_line_pixels(24, 80), 12)
+    assert plain.shape == (12, 40)
 
 
 def test_bomb_check_does_not_depend_on_the_process_pixel_limit(monkeypatch: pytest.MonkeyPatch) -> None:
