@@ -52,7 +52,7 @@ from recognition.model import CRNN, ModelConfig, count_parameters
 @dataclass(frozen=True)
 class TrainConfig:
     batch_size: int = 16
-    learning_rate: float = 2e-3
+    learning_rate: float = 3e-3
     weight_decay: float = 0.01
     warmup_steps: int = 100
     min_lr_ratio: float = 0.02
