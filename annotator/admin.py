@@ -22,7 +22,16 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ["name", "lease_seconds", "top_window", "eval_share", "min_eval_lines", "require_review"]
+    list_display = [
+        "name",
+        "lease_seconds",
+        "top_window",
+        "eval_share",
+        "min_eval_lines",
+        "retrain_threshold",
+        "model_preset",
+        "require_review",
+    ]
     search_fields = ["name"]
     inlines = [MembershipInline]
 
@@ -95,6 +104,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "trigger", "status", "created_at", "started_at", "finished_at"]
+    list_display = ["id", "project", "trigger", "status", "attempt", "created_at", "heartbeat_at", "finished_at"]
     list_filter = ["project", "status", "trigger"]
-    raw_id_fields = ["model_version"]
+    raw_id_fields = ["model_version", "retry_of", "requested_by"]

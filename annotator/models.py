@@ -53,6 +53,12 @@ class Project(models.Model):
     uncertainty_score = models.CharField(
         max_length=32, choices=UNCERTAINTY_SCORE_CHOICES, default="mean_log_prob", help_text="What the queue ranks by."
     )
+    model_preset = models.CharField(
+        max_length=16,
+        choices=[("cpu", "cpu (small, trains on a CPU)"), ("gpu", "gpu (larger)"), ("tiny", "tiny (tests, demos)")],
+        default="cpu",
+        help_text="Size of the first model (recognition.model.PRESETS); later ones fine-tune the active model.",
+    )
     require_review = models.BooleanField(
         default=False,
         help_text="When off, a labeler's submission counts as verified; when on, it waits for a reviewer.",
@@ -200,6 +206,8 @@ class ModelVersion(models.Model):
         ACTIVE = "active"
         REJECTED = "rejected"
         FAILED = "failed"
+        # Was active, replaced by a better one.
+        RETIRED = "retired"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
     parent = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children")
@@ -302,6 +310,16 @@ class TrainingRun(models.Model):
     model_version = models.ForeignKey(
         ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="training_runs"
     )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # 1 for a fresh request; a run retried after its worker was lost is a new
+    # row pointing at the one it replaces, with attempt + 1.
+    attempt = models.PositiveSmallIntegerField(default=1)
+    retry_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries")
+    # Written by the training loop's progress callback; a running run whose
+    # heartbeat is stale lost its worker (services.training_run_recover_stale).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -315,3 +333,6 @@ class TrainingRun(models.Model):
                 fields=["project"], condition=Q(status__in=["queued", "running"]), name="trainingrun_one_in_flight"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"training run {self.pk} of {self.project} ({self.status})"

@@ -8,7 +8,7 @@ from typing import TypedDict
 from django.db.models import Count, F, Q, QuerySet
 
 from annotator.errors import NotFoundError
-from annotator.models import Line, Membership, ModelVersion, Prediction, Project, Transcription
+from annotator.models import Line, Membership, ModelVersion, Prediction, Project, TrainingRun, Transcription
 from annotator.permissions import AnyUser, user_pk
 
 
@@ -105,9 +105,10 @@ def eval_lines_labeled(*, project: Project, at_most: int) -> int:
     return labeled[:at_most].count()
 
 
-def verified_lines_since_last_model(*, project: Project) -> int:
+def verified_lines_since_last_model(*, project: Project, at_most: int | None = None) -> int:
     """Training lines verified since the latest model was started: the retraining
-    trigger compares this with ``project.retrain_threshold``."""
+    trigger compares this with ``project.retrain_threshold`` (counting stops at
+    ``at_most``, so the check after every submit stays cheap)."""
     since = (
         ModelVersion.objects.filter(project=project)
         .exclude(status=ModelVersion.Status.FAILED)
@@ -120,4 +121,25 @@ def verified_lines_since_last_model(*, project: Project) -> int:
     )
     if since is not None:
         lines = lines.filter(current_transcription__created_at__gt=since)
+    if at_most is not None:
+        return lines[:at_most].count()
     return lines.count()
+
+
+def training_run_list(*, project: Project) -> QuerySet[TrainingRun]:
+    return TrainingRun.objects.filter(project=project).order_by("-created_at", "-id")
+
+
+def training_run_get(*, run_id: int, user: AnyUser) -> TrainingRun:
+    run = (
+        TrainingRun.objects.filter(pk=run_id, project__memberships__user_id=user_pk(user))
+        .select_related("project")
+        .first()
+    )
+    if run is None:
+        raise NotFoundError("No such training run.")
+    return run
+
+
+def model_version_list(*, project: Project) -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.filter(project=project).order_by("-created_at", "-id")

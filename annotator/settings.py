@@ -4,6 +4,7 @@ with nothing set up (SQLite in the repository root, DEBUG on)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "django_celery_beat",
     "annotator.apps.AnnotatorConfig",
 ]
 
@@ -111,8 +113,85 @@ else:
 DATABASES = {"default": database_config(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Celery (training and re-scoring, a later step) reads this broker.
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# --- Celery: training and re-scoring run in worker processes -----------------
+#
+# Processes: `celery -A annotator worker -Q default` (re-scoring, schedule
+# checks; any concurrency), `celery -A annotator worker -Q gpu --concurrency 1
+# --prefetch-multiplier 1` (training, one run at a time) and `celery -A annotator
+# beat --scheduler django_celery_beat.schedulers:DatabaseScheduler`.
+#
+# Broker: Redis when REDIS_URL is set. With nothing configured, kombu's
+# filesystem transport under var/celery/: it needs no server and no extra
+# package, and messages are files moved under a lock, so a separate worker
+# process on the same machine (the only place a no-configuration setup runs)
+# sees them. SQLAlchemy over SQLite would also work, but adds a dependency and a
+# second writer to contend with SQLite's single write lock. Neither redelivers
+# a message whose worker was SIGKILLed (Redis does, after the visibility
+# timeout); the stale-heartbeat check of the beat task covers that case.
+if os.environ.get("PYTEST_VERSION"):
+    # Tests: a dedicated Redis database the end-to-end tests flush; the other
+    # tests record enqueued tasks instead of sending them (tests/annotator/conftest.py).
+    REDIS_URL = os.environ.get("LINEPROOF_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+else:
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+VAR_DIR = Path(os.environ.get("LINEPROOF_VAR_DIR", BASE_DIR / "var"))
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {}
+if CELERY_BROKER_URL.startswith("filesystem:"):
+    _broker_dir = VAR_DIR / "celery" / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        "control_folder": str(VAR_DIR / "celery" / "control"),
+        "store_processed": False,
+    }
+elif CELERY_BROKER_URL.startswith(("redis:", "rediss:")):
+    # An unacknowledged message (acks_late: the worker died mid-task) goes back
+    # to the queue after this long; it must exceed the longest training run, or
+    # a live run would be delivered a second time (harmless: the claim refuses
+    # it, see services.training_run_execute, but wasteful).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": envint("LINEPROOF_BROKER_VISIBILITY_TIMEOUT", "7200"),
+    }
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"annotator.tasks.training_run_execute": {"queue": "gpu"}}
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Tasks write their outcome to the database; nothing reads Celery results.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Copied into django-celery-beat's tables when beat starts; admins change the
+# interval, or add per-project "annotator.tasks.training_run_scheduled" tasks
+# with kwargs {"project_id": N}, in the Django admin.
+CELERY_BEAT_SCHEDULE = {
+    "training-schedule-check": {
+        "task": "annotator.tasks.training_schedule_check",
+        "schedule": float(envint("LINEPROOF_SCHEDULE_CHECK_SECONDS", "300")),
+    }
+}
+
+# Training jobs. The time budget caps one run; the preset of a first model is a
+# project setting (Project.model_preset). LINEPROOF_TRAIN_CONFIG (JSON) overrides
+# any recognition.train.TrainConfig field, e.g. for tiny test runs.
+LINEPROOF_TRAIN_MAX_MINUTES = float(os.environ.get("LINEPROOF_TRAIN_MAX_MINUTES", "10"))
+LINEPROOF_TRAIN_THREADS = envint("LINEPROOF_TRAIN_THREADS", "0") or None
+LINEPROOF_TRAIN_CONFIG: dict[str, Any] = json.loads(os.environ.get("LINEPROOF_TRAIN_CONFIG", "{}"))
+LINEPROOF_TRAIN_MIN_TRAIN_LINES = envint("LINEPROOF_TRAIN_MIN_TRAIN_LINES", "20")
+LINEPROOF_TRAIN_MIN_EVAL_LINES = envint("LINEPROOF_TRAIN_MIN_EVAL_LINES", "5")
+# A running run whose heartbeat is older than this is taken for dead (its worker
+# was killed): it is marked failed and retried, at most LINEPROOF_TRAIN_MAX_ATTEMPTS times.
+LINEPROOF_TRAIN_STALE_SECONDS = float(os.environ.get("LINEPROOF_TRAIN_STALE_SECONDS", "600"))
+LINEPROOF_TRAIN_MAX_ATTEMPTS = envint("LINEPROOF_TRAIN_MAX_ATTEMPTS", "3")
+# After a failed run, the threshold trigger waits this long before trying again
+# (a failing run would otherwise be restarted by every submit).
+LINEPROOF_TRAIN_FAILURE_BACKOFF_SECONDS = float(os.environ.get("LINEPROOF_TRAIN_FAILURE_BACKOFF_SECONDS", "900"))
+# Re-scoring after a promotion: lines per batch task, threads per inference.
+LINEPROOF_RESCORE_BATCH_SIZE = envint("LINEPROOF_RESCORE_BATCH_SIZE", "256")
+LINEPROOF_INFER_THREADS = envint("LINEPROOF_INFER_THREADS", "0") or None
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

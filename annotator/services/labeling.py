@@ -35,6 +35,7 @@ from annotator.errors import ConflictError, InvalidInputError
 from annotator.models import Line, LineSkip, Membership, Page, Prediction, Project, Transcription
 from annotator.permissions import AnyUser, membership_require, user_pk
 from annotator.selectors import eval_lines_labeled, project_active_model
+from annotator.services.training import training_run_request_if_due
 
 MAX_TEXT_LENGTH = 1000
 # Line breaks and tabs (Cc), lone surrogates (Cs) and Unicode line/paragraph
@@ -96,9 +97,10 @@ def line_create(
 
 def line_uncertainty_refresh(*, project: Project) -> int:
     """Copy the active model's scores onto ``Line.uncertainty``, the column the
-    queue index orders by. The re-scoring task calls this after storing a new
-    model's predictions (and activation calls it too); lines the active model
-    has not read become null, i.e. first in the queue."""
+    queue index orders by, for the whole project at once; lines the active
+    model has not read become null, i.e. first in the queue. (Re-scoring after
+    a promotion moves the column batch by batch instead, in
+    ``training.prediction_batch_store``, so the old ranking serves until then.)"""
     active = project_active_model(project=project)
     score: Subquery | Value
     if active is None:
@@ -360,6 +362,9 @@ def label_submit(*, line: Line, user: AnyUser, text: str, client_id: uuid.UUID) 
             raise
         Line.objects.filter(pk=line.pk).update(current_transcription=transcription)
         Transcription.objects.filter(line_id=line.pk, author_id=user.pk, status=Transcription.Status.DRAFT).delete()
+    if status == Transcription.Status.VERIFIED:
+        # A new verified line may complete the batch that retrains the model.
+        training_run_request_if_due(project=project)
     return transcription
 
 

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.urls import URLPattern, get_resolver, reverse
+from pytest_django import DjangoCaptureOnCommitCallbacks
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from annotator.models import Line, Project, Transcription
+from annotator.models import Line, Membership, ModelVersion, Project, TrainingRun, Transcription
 from tests.annotator.factories import make_lines, make_member, make_project, score_lines
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +30,10 @@ API_NAMES = {
     "line-submit",
     "line-draft",
     "line-image",
+    "training-run-list",
+    "training-run-detail",
+    "training-run-cancel",
+    "model-version-list",
 }
 
 
@@ -42,7 +47,10 @@ def api_patterns() -> list[URLPattern]:
 
 def calls(project: Project, line: Line) -> list[tuple[str, str, str]]:
     """(name, method, url) for every method of every API route."""
-    ids = {"project_id": project.pk, "line_id": line.pk}
+    run = TrainingRun.objects.filter(project=project).first() or TrainingRun.objects.create(
+        project=project, status=TrainingRun.Status.FAILED
+    )
+    ids = {"project_id": project.pk, "line_id": line.pk, "run_id": run.pk}
     out = []
     for pattern in api_patterns():
         view = pattern.callback.cls  # type: ignore[attr-defined]
@@ -225,3 +233,40 @@ def test_openapi_schema_lists_the_queue() -> None:
     response = APIClient().get(reverse("schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     assert "/api/projects/{project_id}/queue/next" in response.content.decode()
+
+
+def test_training_runs_and_models_over_http(
+    world: tuple[Project, Line, User],
+    enqueued: list[tuple[str, tuple]],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    project, line, labeler = world
+    admin = make_member(project, role=Membership.Role.ADMIN)
+    url = reverse("training-run-list", args=[project.pk])
+
+    refused = as_user(labeler).post(url)
+    assert refused.status_code == 403
+    assert "labeler" in refused.json()["error"]["message"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        started = as_user(admin).post(url)
+        again = as_user(admin).post(url)
+    assert started.status_code == again.status_code == 202
+    run = started.json()
+    assert (run["status"], run["trigger"], run["attempt"]) == ("queued", "manual", 1)
+    assert again.json()["id"] == run["id"]  # one run at a time
+    assert enqueued == [("annotator.tasks.training_run_execute", (run["id"],))]
+
+    TrainingRun.objects.filter(pk=run["id"]).update(status="running", progress={"phase": "training", "step": 40})
+    listed = as_user(labeler).get(url).json()
+    assert [item["id"] for item in listed] == [run["id"]]
+    detail = as_user(labeler).get(reverse("training-run-detail", args=[run["id"]])).json()
+    assert detail["progress"] == {"phase": "training", "step": 40}
+    cancel = reverse("training-run-cancel", args=[run["id"]])
+    assert as_user(labeler).post(cancel).status_code == 403
+    assert as_user(admin).post(cancel).json()["status"] == "cancelled"
+
+    model = score_lines([line], [0.3])
+    ModelVersion.objects.filter(pk=model.pk).update(cer=0.12, train_lines=200)
+    models = as_user(labeler).get(reverse("model-version-list", args=[project.pk])).json()
+    assert [(m["id"], m["status"], m["cer"], m["train_lines"]) for m in models] == [(model.pk, "active", 0.12, 200)]

@@ -1,0 +1,48 @@
+"""Writes. ``labeling``: lines, the queue and labels (the web process);
+``training``: training runs, model versions and re-scoring (mostly the workers)."""
+
+from annotator.services.labeling import (
+    MAX_TEXT_LENGTH,
+    draft_save,
+    label_submit,
+    lease_heartbeat,
+    lease_release,
+    line_claim,
+    line_create,
+    line_sample_key,
+    line_uncertainty_refresh,
+    transcription_text_clean,
+)
+from annotator.services.training import (
+    TrainingError,
+    model_version_promote,
+    prediction_batch_store,
+    predictions_refresh,
+    training_run_cancel,
+    training_run_execute,
+    training_run_recover_stale,
+    training_run_request,
+    training_run_request_if_due,
+)
+
+__all__ = [
+    "MAX_TEXT_LENGTH",
+    "TrainingError",
+    "draft_save",
+    "label_submit",
+    "lease_heartbeat",
+    "lease_release",
+    "line_claim",
+    "line_create",
+    "line_sample_key",
+    "line_uncertainty_refresh",
+    "model_version_promote",
+    "prediction_batch_store",
+    "predictions_refresh",
+    "training_run_cancel",
+    "training_run_execute",
+    "training_run_recover_stale",
+    "training_run_request",
+    "training_run_request_if_due",
+    "transcription_text_clean",
+]
