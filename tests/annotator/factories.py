@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import cv2
 import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import connection
 
 from annotator.models import Document, Line, Membership, ModelVersion, Page, Prediction, Project
 from annotator.services import label_submit, line_create, line_uncertainty_refresh
@@ -117,3 +119,27 @@ def verify(lines: Sequence[Line], texts: Sequence[str], *, user: User) -> None:
     """Label ``lines`` as ``user`` (a reviewer or admin: verified at once, no lease needed)."""
     for line, text in zip(lines, texts, strict=True):
         label_submit(line=line, user=user, text=text, client_id=uuid.uuid4())
+
+
+def run_in_threads(work: Callable[[int], None], threads: int, *, timeout: float = 240) -> None:
+    """Run ``work(n)`` on ``threads`` threads released together by a barrier, so
+    they really race; each closes its own database connection; any error fails."""
+    start = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def body(index: int) -> None:
+        try:
+            start.wait()
+            work(index)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    running = [threading.Thread(target=body, args=(n,)) for n in range(threads)]
+    for thread in running:
+        thread.start()
+    for thread in running:
+        thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in running), "a thread hung"
+    assert not errors, errors

@@ -6,45 +6,20 @@ see each other's commits."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
 
 from annotator.models import Line, Project, Transcription
 from annotator.services import label_submit, line_claim
-from tests.annotator.factories import client_id, make_lines, make_member, make_project
+from tests.annotator.factories import client_id, make_lines, make_member, make_project, run_in_threads
 
 pytestmark = [pytest.mark.claim, pytest.mark.django_db(transaction=True)]
 
 THREADS = 16
 CLAIMS_PER_THREAD = 20
 LINES = 100
-
-
-def run_threads(work: Callable[[int], None]) -> None:
-    errors: list[BaseException] = []
-    start = threading.Barrier(THREADS)
-
-    def body(index: int) -> None:
-        try:
-            start.wait()
-            work(index)
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=body, args=(n,)) for n in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=240)
-    assert not any(thread.is_alive() for thread in threads), "a claim hung"
-    assert not errors, errors
 
 
 @pytest.fixture
@@ -67,7 +42,7 @@ def test_concurrent_claims_never_share_a_line(world: tuple[Project, list[User]])
             claims[index].append(line.pk)
             label_submit(line=line, user=user, text=f"by {user.pk}", client_id=client_id())
 
-    run_threads(labeler)
+    run_in_threads(labeler, THREADS)
 
     served = Counter(pk for per_thread in claims for pk in per_thread)
     assert served.most_common(1)[0][1] == 1, "a line was leased to two labelers"
@@ -91,7 +66,7 @@ def test_concurrent_claims_hold_one_lease_each(world: tuple[Project, list[User]]
             assert line is not None
             claims[index].add(line.pk)
 
-    run_threads(labeler)
+    run_in_threads(labeler, THREADS)
 
     assert all(len(held) == 1 for held in claims), "a reload must return the held line"
     assert len(set().union(*claims)) == THREADS

@@ -5,15 +5,12 @@ recorded enqueues (conftest ``enqueued``) stand in for the broker."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
 from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
@@ -38,6 +35,7 @@ from tests.annotator.factories import (
     make_member,
     make_project,
     make_rendered_lines,
+    run_in_threads,
     score_lines,
     verify,
 )
@@ -370,27 +368,6 @@ def test_the_trigger_waits_for_eval_lines_and_after_a_failure(settings: Settings
     assert run.trigger == TrainingRun.Trigger.THRESHOLD
 
 
-def race(work: Callable[[int], None], threads: int) -> None:
-    start = threading.Barrier(threads)
-    errors: list[BaseException] = []
-
-    def body(index: int) -> None:
-        try:
-            start.wait()
-            work(index)
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    running = [threading.Thread(target=body, args=(n,)) for n in range(threads)]
-    for thread in running:
-        thread.start()
-    for thread in running:
-        thread.join(timeout=60)
-    assert not errors, errors
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_submits_racing_past_the_threshold_request_exactly_one_run(
     enqueued: list[tuple[str, tuple]], no_eval_minimum: None
@@ -406,7 +383,7 @@ def test_two_submits_racing_past_the_threshold_request_exactly_one_run(
         assert line is not None
         label_submit(line=line, user=labelers[index], text="kew", client_id=client_id())
 
-    race(submit, 2)
+    run_in_threads(submit, 2, timeout=60)
     run = TrainingRun.objects.get(project=project)
     assert enqueued == [(EXECUTE, (run.pk,))]
 
@@ -415,7 +392,7 @@ def test_two_submits_racing_past_the_threshold_request_exactly_one_run(
 def test_concurrent_requests_queue_one_run(enqueued: list[tuple[str, tuple]]) -> None:
     project = make_project()
     runs: list[int] = []
-    race(lambda _n: runs.append(training_run_request(project=project, trigger="manual").pk), 8)
+    run_in_threads(lambda _n: runs.append(training_run_request(project=project, trigger="manual").pk), 8, timeout=60)
     run = TrainingRun.objects.get(project=project)
     assert runs == [run.pk] * 8
     assert enqueued == [(EXECUTE, (run.pk,))]
