@@ -1,0 +1,134 @@
+"""What every API module shares: the error shape and handler, the line payload
+and an image renderer.
+
+Errors always have the shape ``{"error": {"code", "message", "fields"}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import exceptions, serializers
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from annotator.errors import ApplicationError
+from annotator.models import Line
+from annotator.selectors import line_draft, line_prediction
+
+
+def _flatten(errors: Any) -> list[str]:
+    if isinstance(errors, dict):
+        return [f"{name}: {message}" for name, value in errors.items() for message in _flatten(value)]
+    if isinstance(errors, list):
+        return [message for item in errors for message in _flatten(item)]
+    return [str(errors)]
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Service errors and DRF's own, in one shape a client can show as is."""
+    if isinstance(exc, ApplicationError):
+        body = {"error": {"code": exc.code, "message": exc.message, "fields": exc.fields}}
+        return Response(body, status=exc.status_code)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        response.data = {"error": {"code": "invalid", "message": " ".join(_flatten(fields)), "fields": fields}}
+    else:
+        detail = response.data.get("detail", "") if isinstance(response.data, dict) else response.data
+        code = exc.default_code if isinstance(exc, exceptions.APIException) else "error"
+        response.data = {"error": {"code": code, "message": str(detail), "fields": {}}}
+    return response
+
+
+ErrorOutput = inline_serializer(
+    "Error",
+    {
+        "error": inline_serializer(
+            "ErrorBody",
+            {
+                "code": serializers.CharField(),
+                "message": serializers.CharField(),
+                "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+            },
+        )
+    },
+)
+ERRORS = {
+    400: OpenApiResponse(ErrorOutput, "Invalid input"),
+    403: OpenApiResponse(ErrorOutput, "Your role in the project does not allow this"),
+    404: OpenApiResponse(ErrorOutput, "Not a member, or no such object"),
+    409: OpenApiResponse(ErrorOutput, "The line is held or labeled by someone else"),
+}
+
+
+class PredictionOutput(serializers.Serializer):
+    model_version = serializers.IntegerField(source="model_version_id")
+    text = serializers.CharField()
+    confidence = serializers.FloatField()
+    char_confidences = serializers.ListField(child=serializers.FloatField())
+    spans = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()))
+
+
+class TranscriptionOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    line = serializers.IntegerField(source="line_id")
+    author = serializers.IntegerField(source="author_id", allow_null=True)
+    text = serializers.CharField()
+    status = serializers.CharField()
+    client_id = serializers.UUIDField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class LineOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    project = serializers.IntegerField()
+    image_url = serializers.URLField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    lease_expires_at = serializers.DateTimeField(allow_null=True)
+    prediction = PredictionOutput(allow_null=True)
+    draft = TranscriptionOutput(allow_null=True)
+    transcription = TranscriptionOutput(allow_null=True, help_text="The line's current label, if it has one.")
+
+
+class QueueOutput(serializers.Serializer):
+    line = LineOutput(allow_null=True)
+
+
+def line_payload(request: Request, line: Line | None) -> dict[str, Any]:
+    if line is None:
+        return {"line": None}
+    user = request.user
+    holds_lease = line.lease_user_id == user.pk
+    payload = {
+        "id": line.pk,
+        "project": line.project_id,
+        "image_url": request.build_absolute_uri(reverse("line-image", args=[line.pk])),
+        "width": line.width,
+        "height": line.height,
+        "lease_expires_at": line.lease_expires_at if holds_lease else None,
+        "prediction": line_prediction(line=line),
+        "draft": line_draft(line=line, user=user),
+        "transcription": line.current_transcription,
+    }
+    return {"line": payload}
+
+
+class ImageRenderer(BaseRenderer):
+    """Lets an <img> that accepts only image/* through content negotiation; the
+    body is a FileResponse, so this renders only error dicts."""
+
+    media_type = "image/*"
+    format = "image"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return json.dumps(data).encode()

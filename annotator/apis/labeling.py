@@ -1,0 +1,123 @@
+"""The labeling queue and one line: claim, heartbeat, skip, draft, submit, image.
+
+Each view validates its input, calls one service or selector and serializes the
+result; membership is enforced by those calls, not here.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator.apis.common import ERRORS, ImageRenderer, QueueOutput, TranscriptionOutput, line_payload
+from annotator.selectors import line_get, line_previous, project_get
+from annotator.services import MAX_TEXT_LENGTH, draft_save, label_submit, lease_heartbeat, lease_release, line_claim
+
+
+class QueueNextApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: QueueOutput, 404: ERRORS[404]},
+        description="Lease the next line to label ({line: null} when none is left). Idempotent: while you hold "
+        "a lease in the project you get that line again.",
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project = project_get(project_id=project_id, user=request.user)
+        line = line_claim(project=project, user=request.user)
+        if line is not None:
+            line = line_get(line_id=line.pk, user=request.user)
+        return Response(QueueOutput(line_payload(request, line)).data)
+
+
+class QueuePreviousApi(APIView):
+    @extend_schema(
+        responses={200: QueueOutput, 404: ERRORS[404]},
+        description="Your most recently submitted line, with its current text; submitting it again amends it.",
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project = project_get(project_id=project_id, user=request.user)
+        line = line_previous(project=project, user=request.user)
+        return Response(QueueOutput(line_payload(request, line)).data)
+
+
+class LeaseOutput(serializers.Serializer):
+    lease_expires_at = serializers.DateTimeField()
+
+
+class LineHeartbeatApi(APIView):
+    @extend_schema(request=None, responses={200: LeaseOutput, 404: ERRORS[404], 409: ERRORS[409]})
+    def post(self, request: Request, line_id: int) -> Response:
+        line = line_get(line_id=line_id, user=request.user)
+        line = lease_heartbeat(line=line, user=request.user)
+        return Response(LeaseOutput({"lease_expires_at": line.lease_expires_at}).data)
+
+
+class LineSkipApi(APIView):
+    @extend_schema(request=None, responses={204: None, 404: ERRORS[404]})
+    def post(self, request: Request, line_id: int) -> Response:
+        line = line_get(line_id=line_id, user=request.user)
+        lease_release(line=line, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SubmitInput(serializers.Serializer):
+    # Lengths and characters are the service's to judge, so its messages are the
+    # only ones; here only presence and type. The slack lets the service report
+    # "N characters, at most M" instead of DRF's generic message.
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=MAX_TEXT_LENGTH * 4)
+    client_id = serializers.UUIDField(help_text="A fresh UUID per submission; a retry reuses it.")
+
+
+class LineSubmitApi(APIView):
+    @extend_schema(
+        request=SubmitInput,
+        responses={200: TranscriptionOutput, 400: ERRORS[400], 404: ERRORS[404], 409: ERRORS[409]},
+    )
+    def post(self, request: Request, line_id: int) -> Response:
+        line = line_get(line_id=line_id, user=request.user)
+        data = SubmitInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        transcription = label_submit(
+            line=line, user=request.user, text=data.validated_data["text"], client_id=data.validated_data["client_id"]
+        )
+        return Response(TranscriptionOutput(transcription).data)
+
+
+class DraftInput(serializers.Serializer):
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=MAX_TEXT_LENGTH * 4)
+
+
+class LineDraftApi(APIView):
+    @extend_schema(
+        request=DraftInput,
+        responses={200: TranscriptionOutput, 400: ERRORS[400], 404: ERRORS[404], 409: ERRORS[409]},
+    )
+    def put(self, request: Request, line_id: int) -> Response:
+        line = line_get(line_id=line_id, user=request.user)
+        data = DraftInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        draft = draft_save(line=line, user=request.user, text=data.validated_data["text"])
+        return Response(TranscriptionOutput(draft).data)
+
+
+class LineImageApi(APIView):
+    renderer_classes = [JSONRenderer, ImageRenderer]
+
+    @extend_schema(responses={(200, "image/*"): OpenApiResponse(description="The line crop"), 404: ERRORS[404]})
+    def get(self, request: Request, line_id: int) -> FileResponse:
+        line = line_get(line_id=line_id, user=request.user)
+        name = line.crop.name
+        if not name or not line.crop.storage.exists(name):
+            raise exceptions.NotFound("The image of this line is missing from storage.")
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        response = FileResponse(line.crop.open("rb"), content_type=content_type)
+        # Crops are private to project members: no shared caches.
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
