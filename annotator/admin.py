@@ -1,7 +1,17 @@
-from django.contrib import admin
+import mimetypes
+import uuid
 
+from django.contrib import admin, messages
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.http import FileResponse, Http404, HttpRequest
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+
+from annotator.errors import ApplicationError
 from annotator.models import (
     Document,
+    ExportJob,
+    ImportJob,
     Line,
     LineSkip,
     Membership,
@@ -9,6 +19,7 @@ from annotator.models import (
     Page,
     Prediction,
     Project,
+    ReviewAction,
     TrainingRun,
     Transcription,
 )
@@ -56,15 +67,96 @@ class PageAdmin(admin.ModelAdmin):
     raw_id_fields = ["document"]
 
 
+class NeedsReviewFilter(admin.SimpleListFilter):
+    """The review lists of ``selectors.review_list``, as admin filters."""
+
+    title = "needs review"
+    parameter_name = "review"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [
+            ("low_confidence", "low-confidence machine output"),
+            ("disputed", "human text the model disputes"),
+            ("pending", "submitted, awaiting review"),
+            ("model_accepted", "accepted by the model"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Line]) -> QuerySet[Line]:
+        value = self.value()
+        if value == "low_confidence":
+            unsure = Prediction.objects.filter(
+                line=OuterRef("pk"),
+                model_version__status=ModelVersion.Status.ACTIVE,
+                confidence__lt=OuterRef("project__review_confidence"),
+            )
+            machine_only = Q(queue_state=Line.QueueState.UNLABELED) | Q(
+                current_transcription__source=Transcription.Source.MODEL_ACCEPTED
+            )
+            return queryset.filter(machine_only).filter(Exists(unsure))
+        if value == "disputed":
+            return queryset.filter(disagreement__gte=F("project__dispute_cer"))
+        if value == "pending":
+            return queryset.filter(current_transcription__status=Transcription.Status.SUBMITTED)
+        if value == "model_accepted":
+            return queryset.filter(current_transcription__source=Transcription.Source.MODEL_ACCEPTED)
+        return queryset
+
+
 @admin.register(Line)
 class LineAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "key", "split", "queue_state", "uncertainty", "lease_user", "lease_expires_at"]
-    list_filter = ["project", "split", "queue_state"]
-    search_fields = ["key"]
+    list_display = ["id", "thumbnail", "current_text", "project", "split", "queue_state", "uncertainty", "disagreement"]
+    list_filter = [NeedsReviewFilter, "project", "split", "queue_state"]
+    search_fields = ["key", "current_transcription__text"]
     raw_id_fields = ["page", "document", "lease_user", "current_transcription"]
     # Set once at creation by services.line_create; editing them would move a
     # line between train and eval and contaminate evaluation.
-    readonly_fields = ["split", "sample_key"]
+    readonly_fields = ["split", "sample_key", "thumbnail"]
+    list_select_related = ["project", "current_transcription"]
+    actions = ["approve", "reject"]
+
+    def get_urls(self) -> list[URLPattern]:
+        crop = path("<int:line_id>/crop", self.admin_site.admin_view(self.crop_view), name="annotator_line_crop")
+        return [crop, *super().get_urls()]
+
+    def crop_view(self, request: HttpRequest, line_id: int) -> FileResponse:
+        line = Line.objects.filter(pk=line_id).first()
+        if line is None or not self.has_view_permission(request, line) or not line.crop.name:
+            raise Http404("No such line image.")
+        content_type = mimetypes.guess_type(line.crop.name)[0] or "application/octet-stream"
+        return FileResponse(line.crop.open("rb"), content_type=content_type)
+
+    @admin.display(description="line")
+    def thumbnail(self, line: Line) -> str:
+        url = reverse("admin:annotator_line_crop", args=[line.pk])
+        return format_html('<img src="{}" alt="line {}" style="max-height:32px;max-width:480px">', url, line.pk)
+
+    @admin.display(description="text")
+    def current_text(self, line: Line) -> str:
+        current = line.current_transcription
+        return f"{current.text} ({current.status})" if current else ""
+
+    def _review(self, request: HttpRequest, queryset: QuerySet[Line], action: str) -> None:
+        from annotator.services import line_review
+
+        done, refused = 0, []
+        for line in queryset.select_related("project"):
+            try:
+                line_review(line=line, user=request.user, action=action, client_id=uuid.uuid4())
+                done += 1
+            except ApplicationError as error:
+                refused.append(f"line {line.pk}: {error.message}")
+        if done:
+            self.message_user(request, f"{action}: {done} line(s).", messages.SUCCESS)
+        for message in refused[:20]:
+            self.message_user(request, message, messages.WARNING)
+
+    @admin.action(description="Approve the current text (or the model's reading)")
+    def approve(self, request: HttpRequest, queryset: QuerySet[Line]) -> None:
+        self._review(request, queryset, "approve")
+
+    @admin.action(description="Reject the current text (the line is labeled again)")
+    def reject(self, request: HttpRequest, queryset: QuerySet[Line]) -> None:
+        self._review(request, queryset, "reject")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -107,3 +199,21 @@ class TrainingRunAdmin(admin.ModelAdmin):
     list_display = ["id", "project", "trigger", "status", "attempt", "created_at", "heartbeat_at", "finished_at"]
     list_filter = ["project", "status", "trigger"]
     raw_id_fields = ["model_version", "retry_of", "requested_by"]
+
+
+@admin.register(ReviewAction)
+class ReviewActionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "line", "reviewer", "action", "reviewed", "result", "created_at"]
+    list_filter = ["action", "line__project"]
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(ReadOnlyAdmin):
+    list_display = ["id", "project", "kind", "status", "created_by", "created_at", "finished_at"]
+    list_filter = ["project", "status", "kind"]
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(ReadOnlyAdmin):
+    list_display = ["id", "project", "format", "status", "requested_by", "created_at", "finished_at"]
+    list_filter = ["project", "status", "format"]

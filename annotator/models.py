@@ -63,6 +63,28 @@ class Project(models.Model):
         default=False,
         help_text="When off, a labeler's submission counts as verified; when on, it waits for a reviewer.",
     )
+    review_confidence = models.FloatField(
+        default=0.8,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Machine output below this line confidence is listed for review.",
+    )
+    dispute_cer = models.FloatField(
+        default=0.3,
+        validators=[MinValueValidator(0.0)],
+        help_text="A human text this far (CER) from the active model's reading is listed as disputed.",
+    )
+    auto_accept = models.BooleanField(
+        default=False,
+        help_text="Mark unlabeled lines the calibrated model is sure of as model-accepted (never human-verified).",
+    )
+    auto_accept_max_error = models.FloatField(
+        default=0.01,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="Target line error among auto-accepted lines; sets each model's acceptance threshold.",
+    )
+    train_on_model_accepted = models.BooleanField(
+        default=False, help_text="Also train on model-accepted lines (off: only on human-verified ones)."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -165,6 +187,9 @@ class Line(models.Model):
     current_transcription = models.ForeignKey(
         "Transcription", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # CER of the active model's reading against the current human text: high
+    # means a labeler and the model disagree, and a reviewer should look.
+    disagreement = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -178,6 +203,7 @@ class Line(models.Model):
             ),
             models.Index(fields=["project", "split", "queue_state", "sample_key", "id"], name="line_eval_queue_idx"),
             models.Index(fields=["project", "lease_user", "lease_expires_at"], name="line_lease_idx"),
+            models.Index(fields=["project", "-disagreement"], name="line_disagreement_idx"),
         ]
 
     def __str__(self) -> str:
@@ -217,6 +243,12 @@ class ModelVersion(models.Model):
     wer = models.FloatField(null=True, blank=True)
     ser = models.FloatField(null=True, blank=True)
     train_lines = models.PositiveIntegerField(default=0)
+    # recognition.calibration.Calibration.to_dict(), fitted on the validation
+    # split; with it, the acceptance threshold for project.auto_accept_max_error
+    # and the share of the eval lines that threshold would have accepted.
+    calibration = models.JSONField(default=dict, blank=True)
+    accept_threshold = models.FloatField(null=True, blank=True)
+    accept_coverage = models.FloatField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.TRAINING)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -237,6 +269,8 @@ class Prediction(models.Model):
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
     text = models.TextField(blank=True)
     confidence = models.FloatField()
+    # P(line exactly right) from the model version's calibration; null without one.
+    calibrated_confidence = models.FloatField(null=True, blank=True)
     char_confidences = models.JSONField(default=list)
     spans = models.JSONField(default=list, help_text="Per character [x_start, x_end) in crop pixels.")
     uncertainty = models.FloatField(help_text="The project's ranking score for this line.")
@@ -336,3 +370,89 @@ class TrainingRun(models.Model):
 
     def __str__(self) -> str:
         return f"training run {self.pk} of {self.project} ({self.status})"
+
+
+class ReviewAction(models.Model):
+    """A reviewer's decision on a line, kept as history: approving or rejecting
+    changes a transcription's status, and this row says who did it and when."""
+
+    class Action(models.TextChoices):
+        APPROVE = "approve"
+        CORRECT = "correct"
+        REJECT = "reject"
+
+    line = models.ForeignKey(Line, on_delete=models.CASCADE, related_name="review_actions")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    # The transcription judged (approve, reject) and the one the action produced
+    # (approve of machine output, correct).
+    reviewed = models.ForeignKey(Transcription, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    result = models.ForeignKey(Transcription, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    client_id = models.UUIDField(unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["line", "created_at", "id"]
+
+
+class Job(models.Model):
+    """What imports and exports share: a status a task moves along and progress it writes."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.JSONField(default=dict, blank=True, help_text="{done, total}")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class ImportJob(Job):
+    class Kind(models.TextChoices):
+        AUTO = "auto"
+        PAGES = "pages"
+        XML = "xml"
+        LINES = "lines"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="imports")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.AUTO)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    # Storage names of the uploaded files, kept until the job has run.
+    files = models.JSONField(default=list)
+    report = models.JSONField(
+        default=dict, blank=True, help_text="pages_created, lines_created, lines_with_text, rejected, warnings"
+    )
+
+    class Meta:
+        ordering = ["project", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} into {self.project} ({self.status})"
+
+
+class ExportJob(Job):
+    class Format(models.TextChoices):
+        PAGE = "page", "PAGE XML"
+        ALTO = "alto", "ALTO XML"
+        TEXT = "text", "plain text"
+        LINES = "lines", "line folder (png + gt.txt)"
+        MODEL = "model", "model (checkpoint, TorchScript, ONNX)"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
+    format = models.CharField(max_length=8, choices=Format.choices)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    file = models.FileField(upload_to="exports/%Y/%m/", blank=True)
+
+    class Meta:
+        ordering = ["project", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.format} export {self.pk} of {self.project} ({self.status})"

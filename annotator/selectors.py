@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import TypedDict
 
 from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import Coalesce
 
-from annotator.errors import NotFoundError
+from annotator.errors import InvalidInputError, NotFoundError
 from annotator.models import Line, Membership, ModelVersion, Prediction, Project, TrainingRun, Transcription
 from annotator.permissions import AnyUser, user_pk
 
@@ -143,3 +144,79 @@ def training_run_get(*, run_id: int, user: AnyUser) -> TrainingRun:
 
 def model_version_list(*, project: Project) -> QuerySet[ModelVersion]:
     return ModelVersion.objects.filter(project=project).order_by("-created_at", "-id")
+
+
+# --- review ------------------------------------------------------------------
+
+REVIEW_KINDS = ("low_confidence", "disputed", "pending", "model_accepted")
+
+
+class ReviewItem(TypedDict):
+    line: Line
+    reason: str
+    prediction: Prediction | None
+    transcription: Transcription | None
+    disagreement: float | None
+
+
+def review_list(*, project: Project, kind: str, limit: int = 50, offset: int = 0) -> tuple[int, list[ReviewItem]]:
+    """What a reviewer should look at, worst first, and how many there are in all.
+
+    - low_confidence: machine output nobody verified (unlabeled lines and
+      model-accepted ones) whose confidence is below ``project.review_confidence``;
+      the calibrated confidence when the model has a calibration;
+    - disputed: human texts the active model reads at least ``project.dispute_cer`` apart;
+    - pending: submissions waiting for a reviewer (projects that require review);
+    - model_accepted: lines the model accepted on its own, least sure first.
+    """
+    lines = Line.objects.filter(project=project).select_related("current_transcription")
+    active = project_active_model(project=project)
+    confidence = Coalesce("calibrated_confidence", "confidence")
+    if kind == "low_confidence":
+        if active is None:
+            return 0, []
+        machine_only = Q(queue_state=Line.QueueState.UNLABELED) | Q(
+            current_transcription__source=Transcription.Source.MODEL_ACCEPTED
+        )
+        readings = (
+            Prediction.objects.filter(model_version=active, line__in=lines.filter(machine_only))
+            .annotate(sure=confidence)
+            .filter(sure__lt=project.review_confidence)
+        )
+        total = readings.count()
+        page = list(readings.order_by("sure", "line_id").select_related("line__current_transcription")[offset:][:limit])
+        return total, [_review_item(p.line, "low_confidence", p) for p in page]
+    if kind == "disputed":
+        chosen = lines.filter(
+            disagreement__gte=project.dispute_cer,
+            current_transcription__source__in=[Transcription.Source.HUMAN, Transcription.Source.IMPORT],
+        ).order_by(F("disagreement").desc(), "id")
+    elif kind == "pending":
+        chosen = lines.filter(current_transcription__status=Transcription.Status.SUBMITTED).order_by(
+            "current_transcription__created_at", "id"
+        )
+    elif kind == "model_accepted":
+        chosen = lines.filter(current_transcription__source=Transcription.Source.MODEL_ACCEPTED).order_by(
+            "current_transcription__created_at", "id"
+        )
+    else:
+        message = f"Unknown review list {kind!r}; use one of {', '.join(REVIEW_KINDS)}."
+        raise InvalidInputError(message, fields={"kind": [message]})
+    total = chosen.count()
+    page_lines = list(chosen[offset:][:limit])
+    readings_by_line = {}
+    if active is not None:
+        readings_by_line = {
+            p.line_id: p for p in Prediction.objects.filter(model_version=active, line__in=[x.pk for x in page_lines])
+        }
+    return total, [_review_item(line, kind, readings_by_line.get(line.pk)) for line in page_lines]
+
+
+def _review_item(line: Line, reason: str, prediction: Prediction | None) -> ReviewItem:
+    return ReviewItem(
+        line=line,
+        reason=reason,
+        prediction=prediction,
+        transcription=line.current_transcription,
+        disagreement=line.disagreement,
+    )

@@ -21,16 +21,27 @@ from annotator.selectors import line_get, line_previous, project_get
 from annotator.services import MAX_TEXT_LENGTH, draft_save, label_submit, lease_heartbeat, lease_release, line_claim
 
 
+class QueueNextInput(serializers.Serializer):
+    exclude = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        default=list,
+        help_text="The line you are showing: keep its lease and lease one more, to fetch it ahead.",
+    )
+
+
 class QueueNextApi(APIView):
     @extend_schema(
-        request=None,
-        responses={200: QueueOutput, 404: ERRORS[404]},
+        request=QueueNextInput,
+        responses={200: QueueOutput, 400: ERRORS[400], 404: ERRORS[404]},
         description="Lease the next line to label ({line: null} when none is left). Idempotent: while you hold "
-        "a lease in the project you get that line again.",
+        "a lease in the project you get that line again, unless you name it in `exclude` to fetch one ahead.",
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = project_get(project_id=project_id, user=request.user)
-        line = line_claim(project=project, user=request.user)
+        data = QueueNextInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        line = line_claim(project=project, user=request.user, exclude=data.validated_data["exclude"])
         if line is not None:
             line = line_get(line_id=line.pk, user=request.user)
         return Response(QueueOutput(line_payload(request, line)).data)

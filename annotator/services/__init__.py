@@ -9,10 +9,12 @@ from annotator.services.labeling import (
     lease_release,
     line_claim,
     line_create,
+    line_disagreement_refresh,
     line_sample_key,
     line_uncertainty_refresh,
     transcription_text_clean,
 )
+from annotator.services.review import line_review
 from annotator.services.training import (
     TrainingError,
     model_version_promote,
@@ -34,6 +36,8 @@ __all__ = [
     "lease_release",
     "line_claim",
     "line_create",
+    "line_disagreement_refresh",
+    "line_review",
     "line_sample_key",
     "line_uncertainty_refresh",
     "model_version_promote",

@@ -3,7 +3,10 @@
 The queue policy, in the order ``line_claim`` applies it:
 
 1. A labeler who already holds an unexpired lease in the project gets that line
-   back (a page reload must not burn a second line).
+   back (a page reload must not burn a second line). A client may name the
+   line it is showing in ``exclude`` to lease one more ahead of time, so the
+   next line's image loads while the current one is typed: at most
+   ``MAX_LEASES_PER_LABELER`` lines per labeler.
 2. Eval-split lines first, until ``project.min_eval_lines`` of them are labeled:
    a retrained model can only be accepted or rejected against a labeled eval
    set, so one must exist before the first retrain. Eval lines are served in
@@ -24,6 +27,7 @@ import hashlib
 import random
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.core.files import File
@@ -34,8 +38,9 @@ from django.utils import timezone
 from annotator.errors import ConflictError, InvalidInputError
 from annotator.models import Line, LineSkip, Membership, Page, Prediction, Project, Transcription
 from annotator.permissions import AnyUser, membership_require, user_pk
-from annotator.selectors import eval_lines_labeled, project_active_model
+from annotator.selectors import eval_lines_labeled, line_prediction, project_active_model
 from annotator.services.training import training_run_request_if_due
+from recognition.metrics import cer
 
 MAX_TEXT_LENGTH = 1000
 # Line breaks and tabs (Cc), lone surrogates (Cs) and Unicode line/paragraph
@@ -45,6 +50,8 @@ _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 # Rounds of "read the window, try each candidate" before SQLite's claim gives
 # up; a round only fails when every candidate was taken under our feet.
 _CLAIM_ROUNDS = 8
+# The line being typed plus one fetched ahead; more would hide lines from others.
+MAX_LEASES_PER_LABELER = 2
 
 
 # --- lines -------------------------------------------------------------------
@@ -110,6 +117,25 @@ def line_uncertainty_refresh(*, project: Project) -> int:
     return Line.objects.filter(project=project).update(uncertainty=score)
 
 
+def line_disagreement(*, text: str, predicted: str | None) -> float | None:
+    """CER of the model's reading against a human text; None without a reading."""
+    if predicted is None:
+        return None
+    return cer([text], [predicted])
+
+
+def line_disagreement_refresh(*, line: Line) -> float | None:
+    """Recompute ``Line.disagreement`` from the line's current text and the
+    active model's reading of it (after a submit, a review or a re-scoring)."""
+    current = Line.objects.select_related("current_transcription").get(pk=line.pk).current_transcription
+    prediction = line_prediction(line=line)
+    value = None
+    if current is not None and current.source != Transcription.Source.MODEL_ACCEPTED:
+        value = line_disagreement(text=current.text, predicted=prediction.text if prediction else None)
+    Line.objects.filter(pk=line.pk).update(disagreement=value)
+    return value
+
+
 # --- the queue ---------------------------------------------------------------
 
 
@@ -118,11 +144,12 @@ def _free(now: datetime) -> Q:
     return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
 
 
-def _queues(*, project: Project, user: AnyUser, now: datetime) -> list[QuerySet[Line]]:
+def _queues(*, project: Project, user: AnyUser, now: datetime, exclude: Sequence[int]) -> list[QuerySet[Line]]:
     candidates = (
         Line.objects.filter(project=project, queue_state=Line.QueueState.UNLABELED)
         .filter(_free(now))
         .exclude(skips__user_id=user_pk(user))
+        .exclude(pk__in=exclude)
     )
     # Matches line_queue_idx column for column, so the database walks the index
     # and stops after top_window rows.
@@ -135,14 +162,16 @@ def _queues(*, project: Project, user: AnyUser, now: datetime) -> list[QuerySet[
     return [train, evaluation]
 
 
-def _held_line_renew(*, project: Project, user: AnyUser, now: datetime, expires: datetime) -> Line | None:
-    held = (
-        Line.objects.filter(
-            project=project, queue_state=Line.QueueState.UNLABELED, lease_user_id=user.pk, lease_expires_at__gt=now
-        )
-        .order_by("id")
-        .first()
-    )
+def _live_leases(*, project: Project, user: AnyUser, now: datetime, exclude: Sequence[int]) -> QuerySet[Line]:
+    return Line.objects.filter(
+        project=project, queue_state=Line.QueueState.UNLABELED, lease_user_id=user.pk, lease_expires_at__gt=now
+    ).exclude(pk__in=exclude)
+
+
+def _held_line_renew(
+    *, project: Project, user: AnyUser, now: datetime, expires: datetime, exclude: Sequence[int]
+) -> Line | None:
+    held = _live_leases(project=project, user=user, now=now, exclude=exclude).order_by("id").first()
     if held is None:
         return None
     renewed = Line.objects.filter(pk=held.pk, lease_user_id=user.pk).update(
@@ -151,18 +180,37 @@ def _held_line_renew(*, project: Project, user: AnyUser, now: datetime, expires:
     return Line.objects.get(pk=held.pk) if renewed else None
 
 
-def line_claim(*, project: Project, user: AnyUser) -> Line | None:
-    """Lease the next line to label for ``user``, or None when nothing is left."""
+def line_claim(*, project: Project, user: AnyUser, exclude: Sequence[int] = ()) -> Line | None:
+    """Lease the next line to label for ``user``, or None when nothing is left.
+
+    ``exclude``: lines the client already shows (at most one); a lease on them
+    is kept but not returned, so the call leases a further line to fetch ahead.
+    """
     membership = membership_require(project=project, user=user)
+    exclude = sorted(set(exclude))
+    if len(exclude) >= MAX_LEASES_PER_LABELER:
+        message = (
+            f"Name at most {MAX_LEASES_PER_LABELER - 1} line you hold; "
+            f"a labeler holds at most {MAX_LEASES_PER_LABELER} lines at once."
+        )
+        raise InvalidInputError(message, fields={"exclude": [message]})
     now = timezone.now()
     expires = now + timedelta(seconds=project.lease_seconds)
     if connections[Line.objects.db].features.has_select_for_update_skip_locked:
-        return _claim_with_row_locks(project=project, user=user, membership=membership, now=now, expires=expires)
-    return _claim_with_compare_and_set(project=project, user=user, now=now, expires=expires)
+        return _claim_with_row_locks(
+            project=project, user=user, membership=membership, now=now, expires=expires, exclude=exclude
+        )
+    return _claim_with_compare_and_set(project=project, user=user, now=now, expires=expires, exclude=exclude)
 
 
 def _claim_with_row_locks(
-    *, project: Project, user: AnyUser, membership: Membership, now: datetime, expires: datetime
+    *,
+    project: Project,
+    user: AnyUser,
+    membership: Membership,
+    now: datetime,
+    expires: datetime,
+    exclude: Sequence[int],
 ) -> Line | None:
     """PostgreSQL: lock the candidate window, skipping rows others have locked."""
     with transaction.atomic():
@@ -171,10 +219,10 @@ def _claim_with_row_locks(
         # row queues the second claim until the first commits; it then finds the
         # lease the first one took and returns that line.
         Membership.objects.select_for_update().get(pk=membership.pk)
-        held = _held_line_renew(project=project, user=user, now=now, expires=expires)
+        held = _held_line_renew(project=project, user=user, now=now, expires=expires, exclude=exclude)
         if held is not None:
             return held
-        for queue in _queues(project=project, user=user, now=now):
+        for queue in _queues(project=project, user=user, now=now, exclude=exclude):
             # Race: two labelers reading the same top rows and both leasing one
             # line. FOR UPDATE locks the window's rows until commit and SKIP
             # LOCKED makes a concurrent claim pass over them instead of waiting.
@@ -191,16 +239,16 @@ def _claim_with_row_locks(
     return None
 
 
-def _claim_with_compare_and_set(*, project: Project, user: AnyUser, now: datetime, expires: datetime) -> Line | None:
+def _claim_with_compare_and_set(
+    *, project: Project, user: AnyUser, now: datetime, expires: datetime, exclude: Sequence[int]
+) -> Line | None:
     """SQLite (no row locks): read the window, then take one row with a
     conditional UPDATE; whoever changes the row wins, the others try the next."""
-    held = _held_line_renew(project=project, user=user, now=now, expires=expires)
+    held = _held_line_renew(project=project, user=user, now=now, expires=expires, exclude=exclude)
     if held is not None:
         return held
-    holds_live_lease = Line.objects.filter(
-        project=project, queue_state=Line.QueueState.UNLABELED, lease_user_id=user.pk, lease_expires_at__gt=now
-    )
-    for queue in _queues(project=project, user=user, now=now):
+    holds_live_lease = _live_leases(project=project, user=user, now=now, exclude=exclude)
+    for queue in _queues(project=project, user=user, now=now, exclude=exclude):
         for _round in range(_CLAIM_ROUNDS):
             window = list(queue.values_list("pk", flat=True)[: project.top_window])
             if not window:
@@ -210,8 +258,8 @@ def _claim_with_compare_and_set(*, project: Project, user: AnyUser, now: datetim
                 # Race: another claim leased `pick` after we read the window.
                 # The UPDATE re-tests "unlabeled and free" itself, and SQLite
                 # runs one write at a time, so exactly one claimer sees a row
-                # count of 1. The NOT EXISTS stops one user's two simultaneous
-                # claims from leasing two lines.
+                # count of 1. The NOT EXISTS (no live lease outside ``exclude``)
+                # stops one user's two simultaneous claims from leasing two lines.
                 taken = (
                     Line.objects.filter(pk=pick, queue_state=Line.QueueState.UNLABELED)
                     .filter(_free(now))
@@ -220,7 +268,7 @@ def _claim_with_compare_and_set(*, project: Project, user: AnyUser, now: datetim
                 )
                 if taken:
                     return Line.objects.get(pk=pick)
-            held = _held_line_renew(project=project, user=user, now=now, expires=expires)
+            held = _held_line_renew(project=project, user=user, now=now, expires=expires, exclude=exclude)
             if held is not None:
                 return held
     return None
@@ -362,6 +410,7 @@ def label_submit(*, line: Line, user: AnyUser, text: str, client_id: uuid.UUID) 
             raise
         Line.objects.filter(pk=line.pk).update(current_transcription=transcription)
         Transcription.objects.filter(line_id=line.pk, author_id=user.pk, status=Transcription.Status.DRAFT).delete()
+        line_disagreement_refresh(line=line)
     if status == Transcription.Status.VERIFIED:
         # A new verified line may complete the batch that retrains the model.
         training_run_request_if_due(project=project)

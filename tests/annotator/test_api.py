@@ -34,6 +34,8 @@ API_NAMES = {
     "training-run-detail",
     "training-run-cancel",
     "model-version-list",
+    "review-list",
+    "line-review",
 }
 
 

@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from annotator.errors import ConflictError, NotFoundError
+from annotator.errors import ConflictError, InvalidInputError, NotFoundError
 from annotator.models import Line, LineSkip, Project
 from annotator.services import label_submit, lease_heartbeat, lease_release, line_claim
 from tests.annotator.factories import client_id, make_document, make_lines, make_member, make_project, score_lines
@@ -100,6 +100,47 @@ def test_reload_returns_the_same_line_and_extends_the_lease() -> None:
     assert again.pk == first.pk
     assert again.lease_expires_at is not None
     assert again.lease_expires_at > timezone.now() + timedelta(seconds=project.lease_seconds - 60)
+    assert Line.objects.filter(lease_user=user).count() == 1
+
+
+def test_fetch_ahead_leases_a_second_line_and_keeps_the_first() -> None:
+    project = make_project()
+    user = make_member(project)
+    make_lines(project, 10)
+
+    current = line_claim(project=project, user=user)
+    assert current is not None
+    ahead = line_claim(project=project, user=user, exclude=[current.pk])
+    again = line_claim(project=project, user=user, exclude=[current.pk])
+
+    assert ahead is not None
+    assert ahead.pk != current.pk
+    assert again is not None
+    assert again.pk == ahead.pk, "fetching ahead twice must not burn a third line"
+    assert set(Line.objects.filter(lease_user=user).values_list("pk", flat=True)) == {current.pk, ahead.pk}
+    label_submit(line=current, user=user, text="done", client_id=client_id())
+    assert line_claim(project=project, user=user) == ahead, "after submit the line fetched ahead is the current one"
+
+
+def test_a_labeler_cannot_hold_more_than_two_lines() -> None:
+    project = make_project()
+    user = make_member(project)
+    lines = make_lines(project, 5)
+
+    with pytest.raises(InvalidInputError, match="at most 1 line you hold"):
+        line_claim(project=project, user=user, exclude=[lines[0].pk, lines[1].pk])
+    assert not Line.objects.filter(lease_user=user).exists()
+
+
+def test_fetch_ahead_on_a_line_not_held_is_a_plain_claim() -> None:
+    project = make_project(top_window=1)
+    user = make_member(project)
+    lines = make_lines(project, 3)
+
+    served = line_claim(project=project, user=user, exclude=[lines[2].pk])
+
+    assert served is not None
+    assert served.pk != lines[2].pk
     assert Line.objects.filter(lease_user=user).count() == 1
 
 
