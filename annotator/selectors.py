@@ -3,13 +3,23 @@ cannot forget to."""
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from annotator.errors import InvalidInputError, NotFoundError
-from annotator.models import Line, Membership, ModelVersion, Prediction, Project, TrainingRun, Transcription
+from annotator.models import (
+    ExportJob,
+    ImportJob,
+    Line,
+    Membership,
+    ModelVersion,
+    Prediction,
+    Project,
+    TrainingRun,
+    Transcription,
+)
 from annotator.permissions import AnyUser, user_pk
 
 
@@ -220,3 +230,122 @@ def _review_item(line: Line, reason: str, prediction: Prediction | None) -> Revi
         transcription=line.current_transcription,
         disagreement=line.disagreement,
     )
+
+
+# --- imports and exports -----------------------------------------------------
+
+
+def import_job_list(*, project: Project) -> QuerySet[ImportJob]:
+    return ImportJob.objects.filter(project=project).order_by("-created_at", "-id")
+
+
+def import_job_get(*, job_id: int, user: AnyUser) -> ImportJob:
+    job = ImportJob.objects.filter(pk=job_id, project__memberships__user_id=user_pk(user)).first()
+    if job is None:
+        raise NotFoundError("No such import.")
+    return job
+
+
+def export_job_list(*, project: Project) -> QuerySet[ExportJob]:
+    return ExportJob.objects.filter(project=project).order_by("-created_at", "-id")
+
+
+def export_job_get(*, job_id: int, user: AnyUser) -> ExportJob:
+    job = ExportJob.objects.filter(pk=job_id, project__memberships__user_id=user_pk(user)).first()
+    if job is None:
+        raise NotFoundError("No such export.")
+    return job
+
+
+# --- the browser UI: counters, the active model, the virtual keyboard, schedules ---
+
+TRAINING_SCHEDULE_TASK = "annotator.tasks.training_run_scheduled"
+# Characters a US keyboard types without help; the UI offers the rest of the
+# project's alphabet as buttons.
+US_KEYBOARD_CHARACTERS = frozenset(chr(code) for code in range(0x20, 0x7F))
+
+
+def project_verified_today(*, project: Project, user: AnyUser) -> int:
+    """Lines ``user`` labeled in ``project`` since midnight (the server's time
+    zone): submitted or verified texts, one per line however often amended."""
+    from django.utils import timezone
+
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    return (
+        Transcription.objects.filter(
+            line__project=project,
+            author_id=user_pk(user),
+            created_at__gte=midnight,
+            status__in=[Transcription.Status.SUBMITTED, Transcription.Status.VERIFIED],
+        )
+        .values("line_id")
+        .distinct()
+        .count()
+    )
+
+
+def project_training_latest(*, project: Project) -> TrainingRun | None:
+    return training_run_list(project=project).first()
+
+
+def project_alphabet(*, project: Project, texts_at_most: int = 5000) -> str:
+    """The characters the project uses, sorted: the active model's alphabet and
+    those in verified texts (the most recent ``texts_at_most`` of them, so the
+    read stays cheap on a large project). Whitespace is left out."""
+    chars: set[str] = set()
+    active = project_active_model(project=project)
+    if active is not None:
+        chars.update(active.alphabet)
+    texts = (
+        Transcription.objects.filter(line__project=project, status=Transcription.Status.VERIFIED)
+        .order_by("-created_at")
+        .values_list("text", flat=True)[:texts_at_most]
+    )
+    for text in texts:
+        chars.update(text)
+    return "".join(sorted(char for char in chars if not char.isspace()))
+
+
+class TrainingSchedule(TypedDict):
+    every_minutes: int | None
+    enabled: bool
+
+
+def training_schedule_task(*, project: Project) -> Any:
+    """The django-celery-beat PeriodicTask that retrains ``project`` on a
+    schedule: the one this app named, else one an admin added by hand in the
+    Django admin (same task, kwargs {"project_id": N})."""
+    import json
+
+    from django_celery_beat.models import PeriodicTask
+
+    candidates = PeriodicTask.objects.filter(task=TRAINING_SCHEDULE_TASK).select_related("interval").order_by("id")
+    named = candidates.filter(name=training_schedule_name(project=project)).first()
+    if named is not None:
+        return named
+    for task in candidates:
+        try:
+            kwargs = json.loads(task.kwargs or "{}")
+        except ValueError:
+            continue
+        if isinstance(kwargs, dict) and kwargs.get("project_id") == project.pk:
+            return task
+    return None
+
+
+def training_schedule_name(*, project: Project) -> str:
+    return f"lineproof: retrain project {project.pk}"
+
+
+def training_schedule_get(*, project: Project) -> TrainingSchedule:
+    """The project's retraining schedule; ``every_minutes`` is None when it has
+    none, or when an admin set a crontab instead of an interval."""
+    task = training_schedule_task(project=project)
+    if task is None:
+        return TrainingSchedule(every_minutes=None, enabled=False)
+    interval = task.interval
+    every_minutes = None
+    if interval is not None:
+        seconds_per = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1, "microseconds": 1e-6}
+        every_minutes = max(1, round(interval.every * seconds_per.get(interval.period, 60) / 60))
+    return TrainingSchedule(every_minutes=every_minutes, enabled=bool(task.enabled))

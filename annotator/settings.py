@@ -192,6 +192,13 @@ LINEPROOF_TRAIN_FAILURE_BACKOFF_SECONDS = float(os.environ.get("LINEPROOF_TRAIN_
 # Re-scoring after a promotion: lines per batch task, threads per inference.
 LINEPROOF_RESCORE_BATCH_SIZE = envint("LINEPROOF_RESCORE_BATCH_SIZE", "256")
 LINEPROOF_INFER_THREADS = envint("LINEPROOF_INFER_THREADS", "0") or None
+# Imports: one upload's size, and what a zip may unpack to (members, bytes);
+# checked before anything is stored. An import job running this long without
+# progress lost its worker and may be claimed again.
+LINEPROOF_IMPORT_MAX_UPLOAD_BYTES = envint("LINEPROOF_IMPORT_MAX_UPLOAD_BYTES", str(512 * 2**20))
+LINEPROOF_IMPORT_MAX_MEMBERS = envint("LINEPROOF_IMPORT_MAX_MEMBERS", "50000")
+LINEPROOF_IMPORT_MAX_UNPACKED_BYTES = envint("LINEPROOF_IMPORT_MAX_UNPACKED_BYTES", str(4 * 2**30))
+LINEPROOF_IMPORT_STALE_SECONDS = envint("LINEPROOF_IMPORT_STALE_SECONDS", "900")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -207,6 +214,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "static"))
+# The browser UI (plain ES modules and CSS, no build step), served under static/ui/.
+STATICFILES_DIRS = [("ui", BASE_DIR / "frontend")]
 # Line crops and page images. Not served by a public MEDIA_URL route: crops go
 # out through the API, which checks project membership.
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))

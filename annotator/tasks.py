@@ -15,7 +15,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from annotator import services
-from annotator.models import ModelVersion, Project, TrainingRun
+from annotator.models import ExportJob, ImportJob, ModelVersion, Project, TrainingRun
 from annotator.selectors import verified_lines_since_last_model
 
 # A database restart or a dropped connection: worth retrying with backoff.
@@ -80,3 +80,22 @@ def training_run_scheduled(project_id: int) -> int | None:
     if project is None or verified_lines_since_last_model(project=project, at_most=1) == 0:
         return None
     return services.training_run_request(project=project, trigger=TrainingRun.Trigger.SCHEDULE).pk
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)
+def import_job_run(job_id: int) -> str:
+    """Import one upload. acks_late: a worker lost mid-import gets the job
+    delivered again; the service re-claims it once it has gone silent and skips
+    the units already in."""
+    job = ImportJob.objects.select_related("project").filter(pk=job_id).first()
+    if job is None:
+        return "missing"
+    return services.import_job_run(job=job).status
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)
+def export_job_run(job_id: int) -> str:
+    job = ExportJob.objects.select_related("project").filter(pk=job_id).first()
+    if job is None:
+        return "missing"
+    return services.export_job_run(job=job).status

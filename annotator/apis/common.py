@@ -132,3 +132,14 @@ class ImageRenderer(BaseRenderer):
 
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
         return json.dumps(data).encode()
+
+
+class FileRenderer(BaseRenderer):
+    """Lets a download link that accepts anything through content negotiation;
+    the body is a FileResponse, so this renders only error dicts."""
+
+    media_type = "*/*"
+    format = "file"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return json.dumps(data).encode()

@@ -1,6 +1,8 @@
 """Writes. ``labeling``: lines, the queue and labels (the web process);
 ``training``: training runs, model versions and re-scoring (mostly the workers)."""
 
+from annotator.services.exports import export_job_create, export_job_run
+from annotator.services.imports import import_job_create, import_job_run
 from annotator.services.labeling import (
     MAX_TEXT_LENGTH,
     draft_save,
@@ -15,6 +17,7 @@ from annotator.services.labeling import (
     transcription_text_clean,
 )
 from annotator.services.review import line_review
+from annotator.services.schedules import training_schedule_set
 from annotator.services.training import (
     TrainingError,
     model_version_promote,
@@ -31,6 +34,10 @@ __all__ = [
     "MAX_TEXT_LENGTH",
     "TrainingError",
     "draft_save",
+    "export_job_create",
+    "export_job_run",
+    "import_job_create",
+    "import_job_run",
     "label_submit",
     "lease_heartbeat",
     "lease_release",
@@ -48,5 +55,6 @@ __all__ = [
     "training_run_recover_stale",
     "training_run_request",
     "training_run_request_if_due",
+    "training_schedule_set",
     "transcription_text_clean",
 ]

@@ -36,7 +36,7 @@ from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet, Subqu
 from django.utils import timezone
 
 from annotator.errors import ConflictError, InvalidInputError
-from annotator.models import Line, LineSkip, Membership, Page, Prediction, Project, Transcription
+from annotator.models import Document, Line, LineSkip, Membership, Page, Prediction, Project, Transcription
 from annotator.permissions import AnyUser, membership_require, user_pk
 from annotator.selectors import eval_lines_labeled, line_prediction, project_active_model
 from annotator.services.training import training_run_request_if_due
@@ -75,11 +75,14 @@ def line_create(
     polygon: list[list[int]] | None = None,
     bbox: list[int] | None = None,
     reading_order: int = 0,
+    document: Document | None = None,
 ) -> Line:
+    """A new line to label; ``document`` groups crops imported without a page."""
     if not key:
         raise InvalidInputError("A line needs a stable key.", fields={"key": ["This field may not be blank."]})
     sample_key = line_sample_key(key)
-    document = page.document if page is not None else None
+    if page is not None:
+        document = page.document
     line = Line(
         project=project,
         page=page,

@@ -13,7 +13,7 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from annotator.models import Line, Membership, ModelVersion, Project, TrainingRun, Transcription
+from annotator.models import ExportJob, ImportJob, Line, Membership, ModelVersion, Project, TrainingRun, Transcription
 from tests.annotator.factories import make_lines, make_member, make_project, score_lines
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +36,11 @@ API_NAMES = {
     "model-version-list",
     "review-list",
     "line-review",
+    "import-list",
+    "import-detail",
+    "export-list",
+    "export-detail",
+    "export-download",
 }
 
 
@@ -53,9 +58,12 @@ def calls(project: Project, line: Line) -> list[tuple[str, str, str]]:
         project=project, status=TrainingRun.Status.FAILED
     )
     ids = {"project_id": project.pk, "line_id": line.pk, "run_id": run.pk}
+    import_job = ImportJob.objects.create(project=project)
+    export_job = ExportJob.objects.create(project=project, format="text", status="succeeded", file="exports/x.zip")
     out = []
     for pattern in api_patterns():
         view = pattern.callback.cls  # type: ignore[attr-defined]
+        ids["job_id"] = import_job.pk if str(pattern.name).startswith("import") else export_job.pk
         kwargs = {name: ids[name] for name in pattern.pattern.converters}
         url = reverse(pattern.name, kwargs=kwargs)
         out += [

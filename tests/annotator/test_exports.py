@@ -1,0 +1,98 @@
+"""Exports: PAGE, ALTO, text, line folders and the model, as zips with a download link."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from annotator.errors import InvalidInputError
+from annotator.formats import parse_alto, parse_page_xml
+from annotator.models import ExportJob, Line, Membership, Project
+from annotator.services import export_job_create, export_job_run, import_job_create, import_job_run
+from tests.annotator.factories import make_member, make_project
+from tests.annotator.test_imports import TEXTS, make_zip, page_with_lines, page_xml, png
+
+pytestmark = pytest.mark.django_db
+
+
+def project_with_a_page(media_root: Path) -> Project:
+    project = make_project()
+    admin = make_member(project, Membership.Role.ADMIN)
+    page, boxes = page_with_lines(TEXTS)
+    xml = page_xml("scan.png", (page.shape[1], page.shape[0]), boxes, TEXTS)
+    files = [SimpleUploadedFile("export.zip", make_zip({"scan.xml": xml, "scan.png": png(page)}))]
+    job = import_job_run(job=import_job_create(project=project, user=admin, files=files))
+    assert job.status == "succeeded", job.error
+    return project
+
+
+def exported(project: Project, fmt: str) -> zipfile.ZipFile:
+    user = project.memberships.get().user
+    job = export_job_run(job=export_job_create(project=project, user=user, format=fmt))
+    assert job.status == ExportJob.Status.SUCCEEDED, job.error
+    with job.file.open("rb") as handle:
+        return zipfile.ZipFile(io.BytesIO(handle.read()))
+
+
+@pytest.mark.parametrize(("fmt", "parse"), [("page", parse_page_xml), ("alto", parse_alto)])
+def test_xml_exports_hold_the_page_its_lines_and_their_text(media_root: Path, fmt: str, parse: object) -> None:
+    project = project_with_a_page(media_root)
+
+    archive = exported(project, fmt)
+
+    xml_names = [name for name in archive.namelist() if name.endswith(".xml")]
+    assert len(xml_names) == 1
+    parsed = parse(archive.read(xml_names[0]), name=xml_names[0])  # type: ignore[operator]
+    assert [line.text for line in sorted(parsed.lines, key=lambda x: x.reading_order)] == TEXTS
+    assert any(name.endswith(".png") for name in archive.namelist())
+
+
+def test_text_and_line_folder_exports(media_root: Path) -> None:
+    project = project_with_a_page(media_root)
+
+    text = exported(project, "text")
+    lines = exported(project, "lines")
+
+    (text_name,) = text.namelist()
+    assert text.read(text_name).decode().splitlines() == TEXTS
+    gt = sorted(name for name in lines.namelist() if name.endswith(".gt.txt"))
+    assert len(gt) == len(TEXTS)
+    assert sorted(lines.read(name).decode().strip() for name in gt) == sorted(TEXTS)
+    split = json.loads(lines.read("split.json"))
+    assert sorted(split["train"] + split["eval"]) == sorted(name.split("/")[-1].removesuffix(".gt.txt") for name in gt)
+    assert Line.objects.filter(project=project).count() == len(TEXTS)
+
+
+def test_model_export_needs_a_model(media_root: Path) -> None:
+    project = make_project()
+    member = make_member(project)
+
+    with pytest.raises(InvalidInputError, match="no model yet"):
+        export_job_create(project=project, user=member, format="model")
+
+
+def test_export_over_http_ends_in_a_download_link(media_root: Path) -> None:
+    project = project_with_a_page(media_root)
+    client = APIClient()
+    client.force_authenticate(project.memberships.get().user)
+
+    queued = client.post(f"/api/projects/{project.pk}/exports", {"format": "text"}, format="json")
+    early = client.get(f"/api/exports/{queued.json()['id']}/download")
+    export_job_run(job=ExportJob.objects.get(pk=queued.json()["id"]))
+    done = client.get(f"/api/exports/{queued.json()['id']}")
+    download = client.get(done.json()["download_url"])
+
+    assert queued.status_code == 202
+    assert early.status_code == 404
+    assert "queued" in early.json()["error"]["message"]
+    assert done.json()["status"] == "succeeded"
+    assert download.status_code == 200
+    assert download["Content-Disposition"].startswith("attachment")
+    body = b"".join(download.streaming_content)  # type: ignore[attr-defined]
+    assert zipfile.ZipFile(io.BytesIO(body)).namelist()
