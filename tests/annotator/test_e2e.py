@@ -10,6 +10,7 @@ Broker: settings.REDIS_URL, which under pytest is a dedicated Redis database
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -17,15 +18,18 @@ import subprocess
 import sys
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import cv2
 import numpy as np
 import pytest
 import redis
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -33,7 +37,7 @@ from rest_framework.test import APIClient
 
 from annotator.models import Line, Membership, ModelVersion, TrainingRun
 from annotator.services import training_run_request
-from recognition.synthetic import random_text
+from recognition.synthetic import random_text, render_line
 from tests.annotator.factories import make_member, make_project, make_rendered_lines, score_lines, verify
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
@@ -145,27 +149,60 @@ def wait_for(check: Callable[[], Any], what: str, workers: Workers, timeout: flo
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{workers.logs()}", pytrace=False)
 
 
-def test_labels_retrain_promote_and_rerank_by_themselves(workers: Workers) -> None:
+def lines_zip(texts: list[str]) -> bytes:
+    buffer = io.BytesIO()
+    rng = np.random.default_rng(5)
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for n, text in enumerate(texts):
+            ok, image = cv2.imencode(".png", render_line(text, rng=rng, height=32, font=0))
+            assert ok
+            archive.writestr(f"batch/{n:03d}.png", image.tobytes())
+    return buffer.getvalue()
+
+
+def test_import_label_retrain_promote_and_rerank_by_themselves(workers: Workers) -> None:
     started = time.monotonic()
     rng = np.random.default_rng(3)
     texts = [random_text(rng, min_words=1, max_words=3) for _ in range(40)]
     project = make_project(
-        model_preset="tiny", retrain_threshold=10, min_eval_lines=5, top_window=1, uncertainty_score="min_char_prob"
+        model_preset="tiny",
+        retrain_threshold=10,
+        min_eval_lines=5,
+        eval_share=0.25,
+        top_window=1,
+        uncertainty_score="min_char_prob",
     )
-    lines = make_rendered_lines(project, texts[:35]) + make_rendered_lines(
-        project, texts[35:], split=Line.Split.EVAL, prefix="e", seed=1
-    )
-    text_of = {line.pk: text for line, text in zip(lines, texts, strict=True)}
+    admin = APIClient()
+    admin.force_authenticate(make_member(project, Membership.Role.ADMIN))
     labeler = APIClient()
     labeler.force_authenticate(make_member(project))
     workers.start(training=TINY_TRAINING)
 
-    # 5 eval lines come first (min_eval_lines), then training lines; the 10th
+    # The import runs in the worker: a zip of 40 line images, no text yet.
+    upload = SimpleUploadedFile("batch.zip", lines_zip(texts), content_type="application/zip")
+    job = admin.post(
+        reverse("import-list", args=[project.pk]), {"file": [upload], "kind": "lines"}, format="multipart"
+    ).json()
+
+    def imported() -> dict[str, Any] | None:
+        state = admin.get(reverse("import-detail", args=[job["id"]])).json()
+        return state if state["status"] not in {"queued", "running"} else None
+
+    state = wait_for(imported, "the import", workers)
+    assert state["status"] == "succeeded", state
+    assert state["report"]["lines_created"] == 40
+    text_of = {line.pk: texts[int(line.key.rsplit("/", 1)[1][:3])] for line in Line.objects.filter(project=project)}
+    assert Line.objects.filter(project=project, split=Line.Split.EVAL).count() >= 5
+
+    # Eval lines come first (min_eval_lines), then training lines; the 10th
     # verified training line crosses the threshold and the submit enqueues training.
-    for _ in range(15):
+    labeled = 0
+    while not TrainingRun.objects.filter(project=project).exists():
         line = labeler.post(reverse("queue-next", args=[project.pk])).json()["line"]
         body = {"text": text_of[line["id"]], "client_id": str(uuid.uuid4())}
         assert labeler.post(reverse("line-submit", args=[line["id"]]), body, format="json").status_code == 200
+        labeled += 1
+        assert labeled <= 20, "retraining never started"
     run = TrainingRun.objects.get(project=project)
     assert run.trigger == TrainingRun.Trigger.THRESHOLD
 
@@ -183,9 +220,9 @@ def test_labels_retrain_promote_and_rerank_by_themselves(workers: Workers) -> No
     assert model.train_lines == 10
 
     unverified = Line.objects.filter(project=project, queue_state=Line.QueueState.UNLABELED)
-    assert unverified.count() == 25
+    assert unverified.count() == 40 - labeled
     wait_for(lambda: not unverified.filter(uncertainty__isnull=True).exists(), "re-scoring", workers)
-    assert model.predictions.count() == 25
+    assert model.predictions.count() == 40 - labeled
     highest = max(u for u in unverified.values_list("uncertainty", flat=True) if u is not None)
     served = labeler.post(reverse("queue-next", args=[project.pk])).json()["line"]
     assert Line.objects.get(pk=served["id"]).uncertainty == highest

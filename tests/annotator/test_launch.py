@@ -1,0 +1,83 @@
+"""The README's run command with zero configuration: SQLite, the filesystem
+broker, and the launcher's real web, worker, trainer and beat processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(db) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_launcher_serves_the_ui_imports_the_demo_in_its_worker_and_stops_cleanly(tmp_path: Path) -> None:
+    db, port = tmp_path / "db.sqlite3", free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST", "DJANGO_SETTINGS"))}
+    env |= {
+        "DATABASE_URL": f"sqlite:///{db}",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "LINEPROOF_VAR_DIR": str(tmp_path / "var"),
+        "LINEPROOF_TRAIN_MAX_MINUTES": "0.2",
+        "LINEPROOF_ADMIN_PASSWORD": "s3cret-demo",
+    }
+    env.pop("REDIS_URL", None)
+    log = (tmp_path / "launch.log").open("wb")
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "annotator.launch", "--port", str(port), "--demo-lines", "30"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        status, report = None, None
+        while time.monotonic() < deadline and status != "succeeded":
+            time.sleep(1)
+            assert launcher.poll() is None, (tmp_path / "launch.log").read_text()[-3000:]
+            if db.exists():
+                try:
+                    rows = query(db, "select status, report from annotator_importjob")
+                except sqlite3.OperationalError:
+                    continue  # still migrating
+                if rows:
+                    status, report = rows[0][0], json.loads(rows[0][1] or "{}")
+        assert status == "succeeded", (tmp_path / "launch.log").read_text()[-3000:]
+        assert report is not None
+        assert report["lines_created"] >= 30
+        assert report["lines_with_text"] == 30, "the demo's first lines come with their text"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            assert response.status == 200
+        output = (tmp_path / "launch.log").read_text()
+        assert f"http://127.0.0.1:{port}/" in output
+        assert "admin / s3cret-demo" in output
+    finally:
+        launcher.send_signal(signal.SIGTERM)
+        code = launcher.wait(timeout=60)
+        log.close()
+    assert code == 0
+    leftovers = subprocess.run(["pgrep", "-s", str(launcher.pid)], capture_output=True, text=True).stdout.split()
+    assert leftovers == [], f"processes left behind: {leftovers}"
