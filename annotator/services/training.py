@@ -535,4 +535,10 @@ def prediction_batch_store(*, model_version: ModelVersion, line_ids: Sequence[in
                 Prediction.objects.filter(line=OuterRef("pk"), model_version=model_version).values("uncertainty")[:1]
             )
         )
+    # Submissions still waiting for review are judged against the new reading.
+    from annotator.services.labeling import line_disagreement_refresh
+
+    for line in lines:
+        if line.current_transcription_id is not None:
+            line_disagreement_refresh(line=line)
     return len(rows)
