@@ -1,6 +1,9 @@
-"""Projects: the ones you belong to, and one with its progress."""
+"""Projects: the ones you belong to, one with its progress and model, and its
+retraining schedule."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -9,7 +12,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.apis.common import ERRORS
-from annotator.selectors import membership_role, project_get, project_list, project_stats
+from annotator.models import Project
+from annotator.selectors import (
+    US_KEYBOARD_CHARACTERS,
+    membership_role,
+    project_active_model,
+    project_alphabet,
+    project_get,
+    project_list,
+    project_stats,
+    project_training_latest,
+    project_verified_today,
+    training_schedule_get,
+)
+from annotator.services import training_schedule_set
 
 
 class ProjectOutput(serializers.Serializer):
@@ -25,11 +41,64 @@ class ProjectStatsOutput(serializers.Serializer):
     eval_labeled = serializers.IntegerField()
 
 
+class ActiveModelOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    cer = serializers.FloatField(allow_null=True)
+    wer = serializers.FloatField(allow_null=True)
+    ser = serializers.FloatField(allow_null=True)
+    train_lines = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class TrainingSummaryOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    trigger = serializers.CharField()
+    progress = serializers.DictField()
+    error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
 class ProjectDetailOutput(ProjectOutput):
     description = serializers.CharField()
     lease_seconds = serializers.IntegerField()
     require_review = serializers.BooleanField()
     stats = ProjectStatsOutput()
+    verified_today = serializers.IntegerField(help_text="Lines you labeled in this project since midnight.")
+    active_model = ActiveModelOutput(allow_null=True)
+    training = TrainingSummaryOutput(allow_null=True, help_text="The latest training run, if any.")
+    alphabet = serializers.CharField(help_text="Characters of the active model and of verified texts, sorted.")
+    special_characters = serializers.CharField(help_text="The alphabet's characters a US keyboard lacks.")
+
+
+class ScheduleOutput(serializers.Serializer):
+    every_minutes = serializers.IntegerField(allow_null=True, help_text="null: no schedule")
+    enabled = serializers.BooleanField()
+
+
+class ScheduleInput(serializers.Serializer):
+    every_minutes = serializers.IntegerField(allow_null=True, help_text="null removes the schedule")
+    enabled = serializers.BooleanField(default=True)
+
+
+def _detail_payload(project: Project, request: Request) -> dict[str, Any]:
+    alphabet = project_alphabet(project=project)
+    return {
+        "id": project.pk,
+        "name": project.name,
+        "role": membership_role(project=project, user=request.user),
+        "description": project.description,
+        "lease_seconds": project.lease_seconds,
+        "require_review": project.require_review,
+        "stats": project_stats(project=project),
+        "verified_today": project_verified_today(project=project, user=request.user),
+        "active_model": project_active_model(project=project),
+        "training": project_training_latest(project=project),
+        "alphabet": alphabet,
+        "special_characters": "".join(char for char in alphabet if char not in US_KEYBOARD_CHARACTERS),
+    }
 
 
 class ProjectListApi(APIView):
@@ -43,13 +112,27 @@ class ProjectDetailApi(APIView):
     @extend_schema(responses={200: ProjectDetailOutput, 404: ERRORS[404]})
     def get(self, request: Request, project_id: int) -> Response:
         project = project_get(project_id=project_id, user=request.user)
-        data = {
-            "id": project.pk,
-            "name": project.name,
-            "role": membership_role(project=project, user=request.user),
-            "description": project.description,
-            "lease_seconds": project.lease_seconds,
-            "require_review": project.require_review,
-            "stats": project_stats(project=project),
-        }
-        return Response(ProjectDetailOutput(data).data)
+        return Response(ProjectDetailOutput(_detail_payload(project, request)).data)
+
+
+class ProjectScheduleApi(APIView):
+    @extend_schema(
+        responses={200: ScheduleOutput, 404: ERRORS[404]},
+        description="The project's retraining schedule (any member may read it).",
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project = project_get(project_id=project_id, user=request.user)
+        return Response(ScheduleOutput(training_schedule_get(project=project)).data)
+
+    @extend_schema(
+        request=ScheduleInput,
+        responses={200: ScheduleOutput, 400: ERRORS[400], 403: ERRORS[403], 404: ERRORS[404]},
+        description="Project admins: retrain every N minutes (when lines were verified since the last model), "
+        "pause it (enabled false) or remove it (every_minutes null).",
+    )
+    def put(self, request: Request, project_id: int) -> Response:
+        project = project_get(project_id=project_id, user=request.user)
+        data = ScheduleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        schedule = training_schedule_set(project=project, user=request.user, **data.validated_data)
+        return Response(ScheduleOutput(schedule).data)

@@ -207,7 +207,9 @@ def _write_lines(job: ExportJob, archive: zipfile.ZipFile) -> None:
         assert line.current_transcription is not None
         stem = f"{line.pk:07d}"
         with line.crop.open("rb") as handle:
-            archive.writestr(f"lines/{stem}{PurePosixPath(line.crop.name or 'line.png').suffix or '.png'}", handle.read())
+            archive.writestr(
+                f"lines/{stem}{PurePosixPath(line.crop.name or 'line.png').suffix or '.png'}", handle.read()
+            )
         archive.writestr(f"lines/{stem}.gt.txt", line.current_transcription.text + "\n")
         split[line.split].append(stem)
         _progress(job, done, len(lines))

@@ -19,8 +19,13 @@ from tests.annotator.factories import make_lines, make_member, make_project, sco
 pytestmark = pytest.mark.django_db
 
 # Public on purpose: the OpenAPI schema (no data in it) and the login for tokens.
-PUBLIC = {"schema", "auth-token"}
+PUBLIC = {"schema", "auth-token", "auth-login"}
+# About the logged-in user, not a project: every user gets their own answer.
+USER_LEVEL = {"me", "auth-logout"}
 API_NAMES = {
+    "me",
+    "auth-logout",
+    "project-schedule",
     "project-list",
     "project-detail",
     "queue-next",
@@ -104,6 +109,9 @@ def test_outsiders_see_nothing(world: tuple[Project, Line, User]) -> None:
         if name == "project-list":
             assert response.status_code == 200
             assert [listed["id"] for listed in response.json()] == [outsider.memberships.get().project_id]
+            continue
+        if name in USER_LEVEL:
+            assert response.status_code in {200, 204}, f"{method.upper()} {url} -> {response.status_code}"
             continue
         assert response.status_code in {403, 404}, f"{method.upper()} {url} -> {response.status_code}"
         assert response.json()["error"]["message"], f"{method.upper()} {url} gave no message"

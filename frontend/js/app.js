@@ -1,0 +1,94 @@
+// Boot: who is logged in, the navigation their role allows, then the page the
+// path names. Every page is a full load of the same shell, so each starts clean.
+
+import {ApiError, api, onUnauthenticated} from './api.js';
+import {h, replace, showError} from './dom.js';
+import {projectPages} from './roles.js';
+
+const ROUTES = [
+  [/^\/login\/?$/, 'login', () => import('./pages/login.js')],
+  [/^\/$/, 'projects', () => import('./pages/projects.js')],
+  [/^\/projects\/(\d+)\/label$/, 'label', () => import('./pages/label.js')],
+  [/^\/projects\/(\d+)\/review$/, 'review', () => import('./pages/review.js')],
+  [/^\/projects\/(\d+)\/models$/, 'models', () => import('./pages/models.js')],
+  [/^\/projects\/(\d+)\/import$/, 'import', () => import('./pages/import.js')],
+];
+
+function loginUrl() {
+  const next = window.location.pathname + window.location.search;
+  return `/login${next && next !== '/' ? `?next=${encodeURIComponent(next)}` : ''}`;
+}
+
+function renderNav(me, page, projectId) {
+  const nav = document.getElementById('nav');
+  const link = (href, label, current) => h('a', {href, 'aria-current': current ? 'page' : null}, label);
+  const items = [link('/', 'Projects', page === 'projects')];
+  const project = projectId ? me.projects.find((p) => p.id === projectId) : null;
+  if (project) {
+    items.push(h('span', {class: 'nav-project', title: `Your role: ${project.role}`}, project.name));
+    for (const [key, label] of projectPages(project.role)) {
+      items.push(link(`/projects/${project.id}/${key}`, label, page === key));
+    }
+  }
+  replace(nav, h('ul', {}, items.map((item) => h('li', {}, item))));
+
+  const logout = async () => {
+    try {
+      await api.post('/api/auth/logout');
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 401) return showError(error.message);
+    }
+    window.location.assign('/login');
+  };
+  replace(
+    document.getElementById('account'),
+    h('span', {class: 'muted'}, me.username),
+    me.is_staff ? h('a', {href: '/admin/'}, 'Admin') : null,
+    h('button', {type: 'button', class: 'link', onclick: logout}, 'Log out'),
+  );
+}
+
+async function boot() {
+  const main = document.getElementById('main');
+  const path = window.location.pathname;
+  const route = ROUTES.find(([pattern]) => pattern.test(path));
+  if (!route) {
+    replace(main, h('h1', {}, 'Not found'), h('p', {}, h('a', {href: '/'}, 'Back to your projects')));
+    return;
+  }
+  const [pattern, page, load] = route;
+  const projectId = Number(path.match(pattern)[1]) || null;
+  const module = await load();
+  if (page === 'login') {
+    module.render(main);
+    return;
+  }
+  let redirecting = false;
+  onUnauthenticated(() => {
+    if (!redirecting) {
+      redirecting = true;
+      window.location.assign(loginUrl());
+    }
+  });
+  let me;
+  try {
+    me = await api.get('/api/me');
+  } catch (error) {
+    if (error instanceof ApiError && error.code === 'not_authenticated') return;
+    replace(main, h('h1', {}, 'Lineproof'), h('p', {class: 'error'}, `Could not reach the server: ${error.message}`));
+    return;
+  }
+  renderNav(me, page, projectId);
+  const project = projectId ? me.projects.find((p) => p.id === projectId) : null;
+  if (projectId && !project) {
+    replace(main, h('h1', {}, 'No such project'), h('p', {}, 'It does not exist, or you are not a member.'));
+    return;
+  }
+  document.title = project ? `${page[0].toUpperCase()}${page.slice(1)} · ${project.name} · Lineproof` : 'Lineproof';
+  await module.render(main, {me, project});
+}
+
+boot().catch((error) => {
+  console.error(error);
+  showError(`Something went wrong: ${error.message}`);
+});

@@ -1,0 +1,585 @@
+// The labeling page: one line at a time, keyboard only.
+//
+// Requests per labeled line: the submit, one queue/next that leases the line
+// after the one on screen (so its image is loading while this one is typed),
+// and that image. Drafts go to localStorage on every keystroke and to the
+// server after a pause in typing; the lease heartbeat runs every minute.
+
+import {ApiError, Outbox, api, isTransient} from '../api.js';
+import {alignToPrediction, codePointIndex, codeUnitOffset, firstUnsure, level} from '../confidence.js';
+import {announce, h, kbd, percent, replace, showError, uuid4} from '../dom.js';
+
+const HEARTBEAT_MS = 60_000;
+const DRAFT_DELAY_MS = 1500;
+const ZOOMS = [1, 1.25, 1.5, 2, 3, 4];
+// At "fit", a line is as wide as the page allows but no taller than this.
+const FIT_MAX_HEIGHT = 160;
+
+export const KEYMAP = [
+  [['Enter'], 'submit and go to the next line'],
+  [['Esc'], "reset to the model's reading"],
+  [['Alt', 'S'], 'skip this line (or leave your previous line)'],
+  [['Alt', 'B'], 'back to your previous line, to amend it'],
+  [['Alt', '↑'], 'zoom in'],
+  [['Alt', '↓'], 'zoom out'],
+  [['Alt', '0'], 'fit the line to the page'],
+  [['Alt', '1…9'], 'type the n-th special character'],
+];
+
+export async function render(main, {me, project}) {
+  const page = new LabelPage(main, me, project);
+  await page.start();
+  return page;
+}
+
+class LabelPage {
+  constructor(main, me, project) {
+    this.main = main;
+    this.me = me;
+    this.projectId = project.id;
+    this.projectName = project.name;
+    this.detail = null;
+    this.outbox = new Outbox(`lineproof.outbox.${me.id}`);
+    this.current = null; // the leased line on screen (or behind an amend)
+    this.next = null; // the line leased ahead
+    this.amending = null; // your previous line, shown instead of `current`
+    this.filling = null;
+    this.refill = false;
+    this.fillTimer = null;
+    this.draftTimer = null;
+    this.zoom = 0;
+    this.build();
+  }
+
+  // --- layout ---------------------------------------------------------------
+
+  build() {
+    this.counters = h('dl', {class: 'counters', 'aria-label': 'Progress'});
+    this.sync = h('p', {class: 'sync', role: 'status', 'aria-live': 'polite'});
+    this.image = h('img', {class: 'crop', alt: 'The line to transcribe', draggable: 'false', decoding: 'async'});
+    this.mark = h('div', {class: 'char-mark', hidden: true});
+    this.cropInner = h('div', {class: 'crop-inner'}, this.image, this.mark);
+    this.cropScroll = h('div', {class: 'crop-scroll', tabindex: '-1'}, this.cropInner);
+    this.zoomLabel = h('span', {class: 'zoom-label muted'});
+    this.mirror = h('div', {class: 'mirror', 'aria-hidden': 'true'});
+    this.input = h('input', {
+      id: 'line-text', class: 'line-text', type: 'text', autocomplete: 'off', autocapitalize: 'off',
+      autocorrect: 'off', spellcheck: 'false', dir: 'auto', 'aria-describedby': 'model-reading keys-help',
+    });
+    this.fieldLabel = h('label', {for: 'line-text'}, 'Transcription');
+    this.reading = h('p', {class: 'model-reading muted', id: 'model-reading'});
+    this.vkeys = h('div', {class: 'vkeys', role: 'group', 'aria-label': 'Special characters'});
+    this.failedBox = h('section', {class: 'failed', hidden: true, 'aria-labelledby': 'failed-title'});
+    this.section = h(
+      'section',
+      {class: 'label-page', 'aria-labelledby': 'label-title'},
+      h('div', {class: 'label-head'}, h('h1', {id: 'label-title'}, 'Label'), this.counters, this.sync),
+      h('div', {class: 'crop-frame'}, this.cropScroll, this.zoomLabel),
+      h('div', {class: 'editor'}, this.fieldLabel, h('div', {class: 'field'}, this.mirror, this.input), this.reading),
+      this.vkeys,
+      h(
+        'aside',
+        {class: 'keys', id: 'keys-help', 'aria-label': 'Keyboard'},
+        h('h2', {}, 'Keys'),
+        h('dl', {}, KEYMAP.map(([keys, what]) => [h('dt', {}, kbd(...keys)), h('dd', {}, what)])),
+      ),
+      this.failedBox,
+    );
+    replace(this.main, this.section);
+
+    this.input.addEventListener('input', () => this.onInput());
+    for (const type of ['keyup', 'click', 'focus', 'select']) this.input.addEventListener(type, () => this.onCaret());
+    this.input.addEventListener('scroll', () => this.syncScroll());
+    document.addEventListener('keydown', (event) => this.onKey(event));
+    this.image.addEventListener('load', () => this.applyZoom());
+    window.addEventListener('resize', () => this.applyZoom());
+    this.outbox.addEventListener('change', () => this.renderSync());
+    this.outbox.addEventListener('delivered', (event) => this.onDelivered(event.detail));
+    this.outbox.addEventListener('failed', (event) => this.onFailed(event.detail));
+    window.addEventListener('online', () => this.fill());
+    setInterval(() => this.heartbeat(), HEARTBEAT_MS);
+  }
+
+  async start() {
+    this.setLoading('Loading the project…');
+    this.renderSync();
+    try {
+      this.detail = await api.get(`/api/projects/${this.projectId}`);
+    } catch (error) {
+      showError(`Could not load the project: ${error.message}`);
+    }
+    this.renderCounters();
+    this.renderVirtualKeys();
+    // Submissions left from an earlier visit go first: until they land the
+    // server still counts their leases as ours.
+    this.outbox.flush();
+    await this.fill();
+  }
+
+  setLoading(message) {
+    this.section.dataset.lineId = '';
+    this.section.classList.add('waiting');
+    this.input.disabled = true;
+    this.input.value = '';
+    this.fieldLabel.textContent = message;
+    this.image.removeAttribute('src');
+    this.mark.hidden = true;
+    replace(this.mirror);
+    replace(this.reading);
+  }
+
+  // --- the queue ------------------------------------------------------------
+
+  /** Make sure a line is on screen and one more is leased ahead. */
+  fill() {
+    if (this.filling) {
+      this.refill = true;
+      return this.filling;
+    }
+    clearTimeout(this.fillTimer);
+    this.filling = this.fillOnce().finally(() => {
+      this.filling = null;
+      if (this.refill) {
+        this.refill = false;
+        this.fill();
+      }
+    });
+    return this.filling;
+  }
+
+  async fillOnce() {
+    // While a submit or skip is on its way, the server still holds that line
+    // for us and would hand it back: wait for the outbox ('delivered' refills).
+    if (this.outbox.pending.length) {
+      if (!this.current) this.setLoading('Waiting for your earlier work to reach the server…');
+      return;
+    }
+    const url = `/api/projects/${this.projectId}/queue/next`;
+    try {
+      if (!this.current) {
+        const {line} = await api.post(url, {exclude: []}, {retries: 2});
+        if (!line) {
+          this.showEmpty();
+          return;
+        }
+        this.current = line;
+        if (!this.amending) this.show(line);
+      }
+      if (!this.next) {
+        const {line} = await api.post(url, {exclude: [this.current.id]}, {retries: 2});
+        if (line && line.id !== this.current.id) {
+          this.next = line;
+          new Image().src = line.image_url; // fetched now, shown from the cache
+        }
+      }
+    } catch (error) {
+      if (isTransient(error)) {
+        if (!this.current) this.setLoading('No connection to the server; trying again…');
+        this.fillTimer = setTimeout(() => this.fill(), 3000);
+      } else {
+        showError(error.message);
+      }
+    }
+  }
+
+  showEmpty() {
+    this.setLoading('Nothing left to label.');
+    replace(
+      this.reading,
+      'Every line is labeled or held by someone else. ',
+      h('a', {href: '/'}, 'Back to your projects'),
+    );
+  }
+
+  /** Put `line` on screen with the best text we have for it. */
+  show(line, {amend = false} = {}) {
+    this.section.classList.remove('waiting');
+    this.section.classList.toggle('amending', amend);
+    this.section.dataset.lineId = String(line.id);
+    this.zoom = 0;
+    this.image.src = line.image_url;
+    this.image.alt = `Line ${line.id}: the text to transcribe`;
+    this.fieldLabel.textContent = amend
+      ? `Amend your previous line (line ${line.id}); Enter saves, Alt+S returns`
+      : `Transcription of line ${line.id}`;
+    const prediction = line.prediction;
+    const local = localStorage.getItem(this.draftKey(line.id));
+    const text = local ?? line.draft?.text ?? line.transcription?.text ?? prediction?.text ?? '';
+    this.input.disabled = false;
+    this.input.value = text;
+    this.renderReading(line);
+    this.input.focus();
+    let caret = text.length;
+    if (prediction && text === prediction.text) {
+      const unsure = firstUnsure(prediction.char_confidences);
+      if (unsure >= 0) caret = codeUnitOffset(text, unsure);
+    }
+    this.input.setSelectionRange(caret, caret);
+    this.renderMirror();
+    this.applyZoom();
+  }
+
+  get shown() {
+    return this.amending || this.current;
+  }
+
+  // --- actions --------------------------------------------------------------
+
+  submit() {
+    const line = this.shown;
+    if (!line || this.input.disabled) return;
+    const text = this.input.value.trim();
+    if (!text) {
+      announce('The text is empty: type what the line says, or press Alt+S to skip it.');
+      return;
+    }
+    clearTimeout(this.draftTimer);
+    localStorage.removeItem(this.draftKey(line.id));
+    const amend = Boolean(this.amending);
+    this.outbox.add({
+      url: `/api/lines/${line.id}/submit`,
+      body: {text, client_id: uuid4()},
+      meta: {kind: 'submit', lineId: line.id, projectId: this.projectId, amend},
+    });
+    if (amend) {
+      this.amending = null;
+      if (this.current) this.show(this.current);
+      else this.fill();
+      return;
+    }
+    this.advance();
+  }
+
+  skip() {
+    if (this.amending) {
+      this.amending = null;
+      if (this.current) this.show(this.current);
+      else this.fill();
+      return;
+    }
+    const line = this.current;
+    if (!line) return;
+    clearTimeout(this.draftTimer);
+    localStorage.removeItem(this.draftKey(line.id));
+    this.outbox.add({url: `/api/lines/${line.id}/skip`, meta: {kind: 'skip', lineId: line.id}});
+    announce(`Skipped line ${line.id}.`);
+    this.advance();
+  }
+
+  advance() {
+    this.current = this.next;
+    this.next = null;
+    if (this.current) this.show(this.current);
+    else this.setLoading('Fetching the next line…');
+    this.fill();
+  }
+
+  async back() {
+    if (this.amending) return;
+    if (this.outbox.pending.length) {
+      announce('Your last line is still on its way to the server; try again in a moment.');
+      return;
+    }
+    try {
+      const {line} = await api.get(`/api/projects/${this.projectId}/queue/previous`);
+      if (!line) {
+        announce('You have not labeled a line in this project yet.');
+        return;
+      }
+      clearTimeout(this.draftTimer);
+      this.amending = line;
+      this.show(line, {amend: true});
+    } catch (error) {
+      showError(`Could not load your previous line: ${error.message}`);
+    }
+  }
+
+  resetToPrediction() {
+    const line = this.shown;
+    if (!line) return;
+    const text = (this.amending ? line.transcription?.text : null) ?? line.prediction?.text ?? '';
+    this.input.value = text;
+    localStorage.removeItem(this.draftKey(line.id));
+    let caret = text.length;
+    const unsure = firstUnsure(line.prediction?.char_confidences);
+    if (line.prediction && text === line.prediction.text && unsure >= 0) caret = codeUnitOffset(text, unsure);
+    this.input.setSelectionRange(caret, caret);
+    this.onInput({keepLocal: false});
+    announce("Back to the model's reading.");
+  }
+
+  insert(char) {
+    if (this.input.disabled) return;
+    const {selectionStart: start, selectionEnd: end} = this.input;
+    this.input.setRangeText(char, start ?? this.input.value.length, end ?? this.input.value.length, 'end');
+    this.input.focus();
+    this.onInput();
+  }
+
+  // --- typing, drafts, heartbeat -------------------------------------------
+
+  draftKey(lineId) {
+    return `lineproof.draft.${this.me.id}.${lineId}`;
+  }
+
+  onInput({keepLocal = true} = {}) {
+    const line = this.shown;
+    if (!line) return;
+    const text = this.input.value;
+    if (keepLocal) localStorage.setItem(this.draftKey(line.id), text);
+    clearTimeout(this.draftTimer);
+    this.draftTimer = setTimeout(() => this.saveDraft(line, text), DRAFT_DELAY_MS);
+    this.renderMirror();
+  }
+
+  async saveDraft(line, text) {
+    try {
+      await api.put(`/api/lines/${line.id}/draft`, {text});
+    } catch (error) {
+      // The local copy stays; a lost lease shows at the next heartbeat or submit.
+      if (!isTransient(error) && !(error instanceof ApiError && error.status === 409)) showError(error.message);
+    }
+  }
+
+  async heartbeat() {
+    for (const line of [this.current, this.next]) {
+      if (!line) continue;
+      try {
+        await api.post(`/api/lines/${line.id}/heartbeat`);
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 409)) continue;
+        if (line === this.next) {
+          this.next = null;
+          this.fill();
+        } else if (line === this.current) {
+          showError(`${error.message} Your text is kept in this browser; press Alt+S to move on.`);
+        }
+      }
+    }
+  }
+
+  onDelivered({item}) {
+    const meta = item.meta || {};
+    if (meta.kind === 'submit' && this.detail) {
+      if (!meta.amend) {
+        this.detail.verified_today += 1;
+        this.detail.stats.labeled += 1;
+      }
+      this.renderCounters();
+    }
+    this.fill();
+  }
+
+  onFailed({item, error}) {
+    if (item.meta?.kind === 'skip') {
+      this.outbox.dismissFailed(item.id);
+      this.fill();
+      return;
+    }
+    showError(`Line ${item.meta?.lineId} was not saved: ${error.message} Its text is kept below.`);
+    this.fill();
+  }
+
+  // --- keys -----------------------------------------------------------------
+
+  onKey(event) {
+    if (event.isComposing || event.defaultPrevented) return;
+    const inText = event.target === this.input;
+    const onPage = inText || event.target === document.body || this.section.contains(event.target);
+    const plain = !event.altKey && !event.ctrlKey && !event.metaKey;
+    if (event.key === 'Enter' && plain && !event.shiftKey && inText) {
+      event.preventDefault();
+      this.submit();
+      return;
+    }
+    if (event.key === 'Escape' && onPage) {
+      event.preventDefault();
+      this.resetToPrediction();
+      return;
+    }
+    if (!event.altKey || event.ctrlKey || event.metaKey) return;
+    // event.code: the physical key, so Alt+S works on any layout (and on a Mac,
+    // where Alt+S would otherwise type ß).
+    const code = event.code;
+    const digit = /^Digit([0-9])$/.exec(code) || /^Numpad([0-9])$/.exec(code);
+    let handled = true;
+    if (code === 'KeyS') this.skip();
+    else if (code === 'KeyB') this.back();
+    else if (code === 'ArrowUp' || code === 'Equal' || code === 'NumpadAdd') this.setZoom(this.zoom + 1);
+    else if (code === 'ArrowDown' || code === 'Minus' || code === 'NumpadSubtract') this.setZoom(this.zoom - 1);
+    else if (digit && digit[1] === '0') this.setZoom(0);
+    else if (digit) {
+      const char = this.specials()[Number(digit[1]) - 1];
+      if (char) this.insert(char);
+    } else handled = false;
+    if (handled) event.preventDefault();
+  }
+
+  // --- rendering ------------------------------------------------------------
+
+  renderCounters() {
+    const d = this.detail;
+    if (!d) return;
+    const {lines, labeled} = d.stats;
+    const item = (label, value, extra) => [h('dt', {}, label), h('dd', {}, value, extra ? h('small', {}, extra) : null)];
+    replace(
+      this.counters,
+      item('Today', String(d.verified_today), ' by you'),
+      item('Project', `${labeled} / ${lines}`, ` ${lines ? percent(labeled / lines, 0) : ''}`),
+      item('Model CER', d.active_model ? percent(d.active_model.cer) : 'no model yet'),
+    );
+  }
+
+  renderSync() {
+    const {pending, failed} = this.outbox.read();
+    const submits = pending.filter((item) => item.meta?.kind !== 'skip');
+    this.sync.classList.toggle('pending', pending.length > 0);
+    if (pending.length) {
+      const retrying = pending[0].attempts > 0 ? ' — no connection, retrying' : '';
+      const what = submits.length === 1 ? '1 line' : `${submits.length} lines`;
+      this.sync.textContent = submits.length ? `${what} pending${retrying}` : `Sending${retrying}`;
+      this.sync.dataset.pending = String(submits.length);
+    } else {
+      this.sync.textContent = 'All saved';
+      this.sync.dataset.pending = '0';
+    }
+    this.failedBox.hidden = failed.length === 0;
+    if (failed.length) {
+      replace(
+        this.failedBox,
+        h('h2', {id: 'failed-title'}, 'Not saved'),
+        h('p', {}, 'The server refused these; copy the text if you need it, then dismiss.'),
+        h(
+          'ul',
+          {},
+          failed.map((item) =>
+            h(
+              'li',
+              {},
+              h('strong', {}, `Line ${item.meta?.lineId}: `),
+              h('q', {}, item.body?.text ?? ''),
+              h('span', {class: 'error'}, ` ${item.error}`),
+              ' ',
+              h('button', {type: 'button', class: 'link', onclick: () => this.outbox.dismissFailed(item.id)}, 'Dismiss'),
+            ),
+          ),
+        ),
+      );
+    }
+  }
+
+  specials() {
+    return Array.from(this.detail?.special_characters || '');
+  }
+
+  renderVirtualKeys() {
+    const chars = this.specials();
+    this.vkeys.hidden = chars.length === 0;
+    replace(
+      this.vkeys,
+      h('span', {class: 'muted vkeys-title'}, 'Characters:'),
+      chars.map((char, i) =>
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'vkey',
+            title: i < 9 ? `Alt+${i + 1}` : `U+${char.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}`,
+            'aria-label': `Insert ${char}${i < 9 ? ` (Alt+${i + 1})` : ''}`,
+            // Keep the focus (and the caret) in the text field.
+            onmousedown: (event) => event.preventDefault(),
+            onclick: () => this.insert(char),
+          },
+          h('span', {class: 'vkey-char'}, char),
+          i < 9 ? h('small', {}, String(i + 1)) : null,
+        ),
+      ),
+    );
+  }
+
+  renderReading(line) {
+    const prediction = line.prediction;
+    if (!prediction) {
+      replace(this.reading, 'No model has read this line yet: type what it says.');
+      return;
+    }
+    const confidences = prediction.char_confidences || [];
+    replace(
+      this.reading,
+      'Model read: ',
+      h(
+        'span',
+        {class: 'reading'},
+        Array.from(prediction.text).map((char, i) => h('span', {class: `c-${level(confidences[i])}`}, char)),
+      ),
+      ` · ${percent(prediction.confidence, 0)} sure`,
+      line.transcription && this.amending ? ` · saved text: “${line.transcription.text}”` : null,
+    );
+  }
+
+  /** The coloured copy of the text behind the input: confidence per character. */
+  renderMirror() {
+    const line = this.shown;
+    const prediction = line?.prediction;
+    const text = this.input.value;
+    const aligned = alignToPrediction(text, prediction?.text ?? '');
+    const confidences = prediction?.char_confidences || [];
+    const caret = codePointIndex(text, this.input.selectionStart ?? 0);
+    replace(
+      this.mirror,
+      aligned.map(({char, source}, i) =>
+        h(
+          'span',
+          {class: `c-${prediction && source !== null ? level(confidences[source]) : 'edited'}${i === caret ? ' at' : ''}`},
+          char,
+        ),
+      ),
+    );
+    this.syncScroll();
+    this.markCharacter(aligned, caret);
+  }
+
+  onCaret() {
+    this.renderMirror();
+  }
+
+  syncScroll() {
+    this.mirror.scrollLeft = this.input.scrollLeft;
+  }
+
+  /** Outline, on the image, the character the caret is on (when the model placed it). */
+  markCharacter(aligned, caret) {
+    const line = this.shown;
+    const spans = line?.prediction?.spans;
+    const entry = aligned[caret] ?? aligned[caret - 1];
+    const span = entry && entry.source !== null && spans ? spans[entry.source] : null;
+    if (!span || !line.width) {
+      this.mark.hidden = true;
+      return;
+    }
+    const [x0, x1] = span;
+    this.mark.hidden = false;
+    this.mark.style.left = `${(100 * x0) / line.width}%`;
+    this.mark.style.width = `${(100 * Math.max(1, x1 - x0)) / line.width}%`;
+    if (this.zoom > 0) this.mark.scrollIntoView({block: 'nearest', inline: 'nearest'});
+  }
+
+  setZoom(index) {
+    this.zoom = Math.max(0, Math.min(ZOOMS.length - 1, index));
+    this.applyZoom();
+    announce(`Zoom ${ZOOMS[this.zoom] === 1 ? 'to fit' : `${ZOOMS[this.zoom]}×`}`, {timeout: 1500});
+  }
+
+  applyZoom() {
+    const natural = this.image.naturalWidth;
+    const naturalHeight = this.image.naturalHeight;
+    if (!natural || !naturalHeight) return;
+    const frame = this.cropScroll.clientWidth || 800;
+    const fit = Math.min(frame / natural, FIT_MAX_HEIGHT / naturalHeight);
+    const scale = fit * ZOOMS[this.zoom];
+    this.cropInner.style.width = `${Math.round(natural * scale)}px`;
+    // Upscaled a lot, nearest-neighbour keeps strokes crisp; less, smooth reads better.
+    this.image.classList.toggle('pixelated', scale >= 2.5);
+    this.zoomLabel.textContent = `${Math.round(scale * 100)} %`;
+  }
+}

@@ -1,0 +1,44 @@
+import {ApiError, api} from '../api.js';
+import {h, replace} from '../dom.js';
+
+/** Only same-site paths: ?next= must not send anyone elsewhere. */
+function nextPath() {
+  const next = new URLSearchParams(window.location.search).get('next') || '/';
+  return next.startsWith('/') && !next.startsWith('//') ? next : '/';
+}
+
+export function render(main) {
+  document.title = 'Log in · Lineproof';
+  const error = h('p', {class: 'error', id: 'login-error', role: 'alert'});
+  const username = h('input', {id: 'username', name: 'username', autocomplete: 'username', required: true});
+  const password = h('input', {
+    id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true,
+  });
+  const button = h('button', {type: 'submit', class: 'primary'}, 'Log in');
+  const form = h(
+    'form',
+    {class: 'card login', 'aria-describedby': 'login-error'},
+    h('h1', {}, 'Log in to Lineproof'),
+    h('label', {for: 'username'}, 'Username'),
+    username,
+    h('label', {for: 'password'}, 'Password'),
+    password,
+    error,
+    button,
+  );
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    error.textContent = '';
+    button.disabled = true;
+    try {
+      await api.post('/api/auth/login', {username: username.value, password: password.value}, {retries: 2});
+      window.location.assign(nextPath());
+    } catch (err) {
+      error.textContent = err instanceof ApiError ? err.message : `Could not reach the server: ${err.message}`;
+      button.disabled = false;
+      password.select();
+    }
+  });
+  replace(main, form);
+  username.focus();
+}

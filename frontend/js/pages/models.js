@@ -1,0 +1,284 @@
+// Models: versions with CER/WER/SER, CER against verified lines, the running
+// training with a live progress bar; admins retrain by hand and edit the schedule.
+
+import {ApiError, api} from '../api.js';
+import {cerChart, legend} from '../chart.js';
+import {announce, formatDate, formatDuration, h, percent, replace, showError} from '../dom.js';
+
+const POLL_MS = 2000;
+const IN_FLIGHT = new Set(['queued', 'running']);
+
+/** Share of the run done: elapsed / (elapsed + ETA) while training; null when unknown. */
+export function runFraction(run) {
+  if (run.status === 'succeeded') return 1;
+  const p = run.progress || {};
+  if (p.phase === 'evaluating' || p.phase === 'done') return 1;
+  const elapsed = Number(p.elapsed_seconds);
+  const eta = Number(p.eta_seconds);
+  if (Number.isFinite(elapsed) && Number.isFinite(eta) && elapsed + eta > 0) return elapsed / (elapsed + eta);
+  return null;
+}
+
+export async function render(main, {project}) {
+  const page = new ModelsPage(main, project);
+  await page.load();
+}
+
+class ModelsPage {
+  constructor(main, project) {
+    this.project = project;
+    this.admin = project.role === 'admin';
+    this.pollTimer = null;
+    this.chartBox = h('div');
+    this.table = h('div');
+    this.runBox = h('section', {class: 'card run', 'aria-labelledby': 'run-title'});
+    this.runsTable = h('div');
+    this.scheduleBox = h('section', {class: 'card schedule', 'aria-labelledby': 'schedule-title', hidden: !this.admin});
+    replace(
+      main,
+      h('h1', {}, 'Models'),
+      h(
+        'div',
+        {class: 'models-grid'},
+        h(
+          'div',
+          {},
+          h('section', {class: 'card', 'aria-labelledby': 'chart-title'}, h('h2', {id: 'chart-title'}, 'CER against verified lines'), this.chartBox, legend()),
+          h('section', {'aria-labelledby': 'versions-title'}, h('h2', {id: 'versions-title'}, 'Versions'), this.table),
+        ),
+        h(
+          'div',
+          {},
+          this.runBox,
+          this.scheduleBox,
+          h('section', {'aria-labelledby': 'runs-title'}, h('h2', {id: 'runs-title'}, 'Recent training runs'), this.runsTable),
+        ),
+      ),
+    );
+  }
+
+  async load() {
+    let models;
+    let runs;
+    try {
+      [models, runs] = await Promise.all([
+        api.get(`/api/projects/${this.project.id}/models`),
+        api.get(`/api/projects/${this.project.id}/training-runs`),
+      ]);
+    } catch (error) {
+      showError(`Could not load the models: ${error.message}`);
+      return;
+    }
+    this.renderModels(models);
+    this.renderRuns(runs);
+    const live = runs.find((run) => IN_FLIGHT.has(run.status));
+    this.renderRun(live || runs[0] || null);
+    if (live) this.poll(live.id);
+    if (this.admin) this.loadSchedule();
+  }
+
+  renderModels(models) {
+    const points = models
+      .filter((m) => m.cer !== null && m.cer !== undefined)
+      .map((m) => ({x: m.train_lines, y: m.cer, label: `model #${m.id}`, kind: m.status === 'rejected' ? 'rejected' : ''}));
+    replace(this.chartBox, cerChart(points));
+    if (!models.length) {
+      replace(this.table, h('p', {class: 'muted'}, 'No model yet: the first one trains once enough lines are verified.'));
+      return;
+    }
+    replace(
+      this.table,
+      h(
+        'table',
+        {},
+        h('caption', {class: 'visually-hidden'}, 'Model versions, newest first'),
+        h(
+          'thead',
+          {},
+          h('tr', {}, ['Version', 'Status', 'CER', 'WER', 'SER', 'Lines', 'Trained'].map((label, i) =>
+            h('th', {scope: 'col', class: i >= 2 && i <= 5 ? 'num' : null}, label))),
+        ),
+        h(
+          'tbody',
+          {},
+          models.map((m) =>
+            h(
+              'tr',
+              {},
+              h('td', {}, `#${m.id}`, m.parent_id ? h('small', {class: 'muted'}, ` from #${m.parent_id}`) : null),
+              h('td', {}, h('span', {class: `badge ${m.status}`}, m.status)),
+              h('td', {class: 'num'}, percent(m.cer)),
+              h('td', {class: 'num'}, percent(m.wer)),
+              h('td', {class: 'num'}, percent(m.ser)),
+              h('td', {class: 'num'}, String(m.train_lines)),
+              h('td', {}, formatDate(m.created_at)),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  renderRuns(runs) {
+    if (!runs.length) {
+      replace(this.runsTable, h('p', {class: 'muted'}, 'No training run yet.'));
+      return;
+    }
+    replace(
+      this.runsTable,
+      h(
+        'table',
+        {},
+        h('thead', {}, h('tr', {}, ['Run', 'Status', 'Trigger', 'Started', 'Finished'].map((t) => h('th', {scope: 'col'}, t)))),
+        h(
+          'tbody',
+          {},
+          runs.slice(0, 10).map((run) =>
+            h(
+              'tr',
+              {},
+              h('td', {}, `#${run.id}`, run.attempt > 1 ? h('small', {class: 'muted'}, ` try ${run.attempt}`) : null),
+              h('td', {}, h('span', {class: `badge ${run.status}`}, run.status), run.error ? h('div', {class: 'error'}, run.error) : null),
+              h('td', {}, run.trigger),
+              h('td', {}, formatDate(run.started_at)),
+              h('td', {}, formatDate(run.finished_at)),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  renderRun(run) {
+    const title = h('h2', {id: 'run-title'}, 'Training');
+    const actions = h('div', {class: 'actions'});
+    if (this.admin) {
+      if (run && IN_FLIGHT.has(run.status)) {
+        actions.append(h('button', {type: 'button', class: 'danger', onclick: () => this.cancel(run.id)}, 'Stop this run'));
+      } else {
+        actions.append(h('button', {type: 'button', class: 'primary', onclick: () => this.retrain()}, 'Retrain now'));
+      }
+    }
+    if (!run) {
+      replace(this.runBox, title, h('p', {class: 'muted'}, 'Nothing has trained yet.'), actions);
+      return;
+    }
+    const p = run.progress || {};
+    const fraction = runFraction(run);
+    const live = IN_FLIGHT.has(run.status);
+    const bar = h('span');
+    bar.style.width = `${Math.round(100 * (fraction ?? 0))}%`;
+    const stateText = run.status === 'queued' ? 'waiting for a training worker' : p.phase || run.status;
+    const rows = [
+      ['Status', [h('span', {class: `badge ${run.status}`}, run.status), ` ${stateText}`]],
+      ['Step', p.step !== undefined ? `${p.step}${p.epoch !== undefined ? ` (epoch ${p.epoch})` : ''}` : null],
+      ['Loss', Number.isFinite(p.loss) ? p.loss.toFixed(3) : null],
+      ['Validation CER', p.val_cer !== undefined && p.val_cer !== null ? percent(p.val_cer) : null],
+      ['Best CER so far', p.best_cer !== undefined && p.best_cer !== null ? percent(p.best_cer) : null],
+      ['Elapsed', p.elapsed_seconds !== undefined ? formatDuration(p.elapsed_seconds) : null],
+      ['Time left', live && p.eta_seconds !== undefined && p.eta_seconds !== null ? `about ${formatDuration(p.eta_seconds)}` : null],
+      ['Decision', p.decision ?? null],
+      ['Error', run.error || null],
+    ].filter(([, value]) => value !== null && value !== undefined);
+    replace(
+      this.runBox,
+      title,
+      h('p', {}, `Run #${run.id}, ${run.trigger}, requested ${formatDate(run.created_at)}`),
+      h(
+        'div',
+        {
+          class: `bar${run.status === 'succeeded' ? ' ok' : ''}`, role: 'progressbar', 'aria-label': `Training run ${run.id}`,
+          'aria-valuemin': '0', 'aria-valuemax': '100',
+          'aria-valuenow': fraction === null ? null : String(Math.round(100 * fraction)),
+          'aria-valuetext': fraction === null ? stateText : `${Math.round(100 * fraction)} % (${stateText})`,
+          dataset: {runId: String(run.id), status: run.status},
+        },
+        bar,
+      ),
+      h('dl', {}, rows.map(([label, value]) => [h('dt', {}, label), h('dd', {}, value)])),
+      actions,
+    );
+  }
+
+  poll(runId) {
+    clearTimeout(this.pollTimer);
+    this.pollTimer = setTimeout(async () => {
+      let run;
+      try {
+        run = await api.get(`/api/training-runs/${runId}`);
+      } catch {
+        this.poll(runId); // a hiccup: keep polling
+        return;
+      }
+      this.renderRun(run);
+      if (IN_FLIGHT.has(run.status)) {
+        this.poll(runId);
+      } else {
+        announce(`Training run ${run.id} ${run.status}.`);
+        this.load();
+      }
+    }, POLL_MS);
+  }
+
+  async retrain() {
+    try {
+      const run = await api.post(`/api/projects/${this.project.id}/training-runs`);
+      announce(`Training run ${run.id} ${run.status}.`);
+      this.renderRun(run);
+      this.poll(run.id);
+    } catch (error) {
+      showError(`Could not start training: ${error.message}`);
+    }
+  }
+
+  async cancel(runId) {
+    try {
+      const run = await api.post(`/api/training-runs/${runId}/cancel`);
+      this.renderRun(run);
+      announce(`Stopping training run ${run.id}.`);
+    } catch (error) {
+      showError(`Could not stop the run: ${error.message}`);
+    }
+  }
+
+  async loadSchedule() {
+    let schedule;
+    try {
+      schedule = await api.get(`/api/projects/${this.project.id}/schedule`);
+    } catch (error) {
+      replace(this.scheduleBox, h('h2', {id: 'schedule-title'}, 'Schedule'), h('p', {class: 'error'}, error.message));
+      return;
+    }
+    const every = h('input', {
+      id: 'schedule-every', type: 'number', min: '5', step: '1', inputmode: 'numeric',
+      value: schedule.every_minutes ?? '', placeholder: 'none', 'aria-describedby': 'schedule-help',
+    });
+    const enabled = h('input', {id: 'schedule-enabled', type: 'checkbox', checked: schedule.enabled});
+    const message = h('p', {class: 'muted', id: 'schedule-help', 'aria-live': 'polite'},
+      'Retrains only when lines were verified since the last model. Empty: no schedule.');
+    const form = h(
+      'form',
+      {},
+      h('div', {}, h('label', {for: 'schedule-every'}, 'Retrain every (minutes)'), every),
+      h('label', {class: 'check', for: 'schedule-enabled'}, enabled, 'Enabled'),
+      h('button', {type: 'submit', class: 'primary'}, 'Save schedule'),
+    );
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const minutes = every.value.trim() === '' ? null : Number(every.value);
+      try {
+        const saved = await api.put(`/api/projects/${this.project.id}/schedule`, {every_minutes: minutes, enabled: enabled.checked});
+        every.value = saved.every_minutes ?? '';
+        enabled.checked = saved.enabled;
+        message.textContent = saved.every_minutes
+          ? `Saved: every ${saved.every_minutes} minutes, ${saved.enabled ? 'enabled' : 'paused'}.`
+          : 'Saved: no schedule.';
+        message.className = 'ok';
+      } catch (error) {
+        message.textContent = error instanceof ApiError ? error.message : `Not saved: ${error.message}`;
+        message.className = 'error';
+      }
+    });
+    replace(this.scheduleBox, h('h2', {id: 'schedule-title'}, 'Schedule'), form, message);
+  }
+}

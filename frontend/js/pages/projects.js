@@ -1,0 +1,89 @@
+// Your projects: progress, the current model and the training state of each.
+
+import {api} from '../api.js';
+import {projectPages} from '../roles.js';
+import {formatDate, h, percent, replace} from '../dom.js';
+
+export function progressBar(done, total, label) {
+  const share = total ? done / total : 0;
+  const bar = h('span');
+  bar.style.width = `${(100 * share).toFixed(1)}%`;
+  return h(
+    'div',
+    {
+      class: 'bar ok', role: 'progressbar', 'aria-label': label, 'aria-valuemin': '0', 'aria-valuemax': String(total),
+      'aria-valuenow': String(done), 'aria-valuetext': `${done} of ${total} (${percent(share, 0)})`,
+    },
+    bar,
+  );
+}
+
+export function trainingState(run) {
+  if (!run) return h('span', {class: 'muted'}, 'never trained');
+  const phase = run.progress?.phase ? ` (${run.progress.phase})` : '';
+  const when = run.finished_at || run.started_at || run.created_at;
+  return [h('span', {class: `badge ${run.status}`}, run.status), ` ${run.trigger}${phase}, ${formatDate(when)}`];
+}
+
+function card(project, detail) {
+  const stats = detail?.stats;
+  const model = detail?.active_model;
+  return h(
+    'li',
+    {class: 'card project', 'aria-labelledby': `project-${project.id}`},
+    h('h2', {id: `project-${project.id}`}, project.name),
+    detail?.description ? h('p', {class: 'muted'}, detail.description) : null,
+    detail
+      ? h(
+          'dl',
+          {},
+          h('dt', {}, 'Your role'),
+          h('dd', {}, project.role),
+          h('dt', {}, 'Verified'),
+          h(
+            'dd',
+            {},
+            `${stats.labeled} of ${stats.lines} lines (${percent(stats.lines ? stats.labeled / stats.lines : 0, 0)})`,
+            progressBar(stats.labeled, stats.lines, `${project.name}: lines verified`),
+          ),
+          h('dt', {}, 'Today'),
+          h('dd', {}, `${detail.verified_today} by you`),
+          h('dt', {}, 'Model'),
+          h(
+            'dd',
+            {},
+            model
+              ? `#${model.id}: CER ${percent(model.cer)}, trained on ${model.train_lines} lines`
+              : h('span', {class: 'muted'}, 'none yet'),
+          ),
+          h('dt', {}, 'Training'),
+          h('dd', {}, trainingState(detail.training)),
+        )
+      : h('p', {class: 'error'}, 'Could not load this project.'),
+    h(
+      'div',
+      {class: 'actions'},
+      projectPages(project.role).map(([key, label], i) =>
+        h('a', {class: `button${i === 0 ? ' primary' : ''}`, href: `/projects/${project.id}/${key}`}, label),
+      ),
+    ),
+  );
+}
+
+export async function render(main, {me}) {
+  replace(main, h('h1', {}, 'Your projects'), h('p', {class: 'muted'}, 'Loading…'));
+  if (!me.projects.length) {
+    replace(
+      main,
+      h('h1', {}, 'Your projects'),
+      h('p', {}, 'You are not a member of any project yet. Ask an admin to add you.'),
+    );
+    return;
+  }
+  const details = await Promise.all(me.projects.map((p) => api.get(`/api/projects/${p.id}`).catch(() => null)));
+  replace(
+    main,
+    h('h1', {}, 'Your projects'),
+    h('ul', {class: 'projects', role: 'list'}, me.projects.map((project, i) => card(project, details[i]))),
+  );
+}

@@ -1,0 +1,211 @@
+// Review: machine output the model is unsure of, human texts it disputes,
+// submissions waiting for a reviewer. Keyboard: j/k move, a approve, r reject,
+// e (or Enter) edits, Enter in the text saves a correction, Esc leaves it.
+
+import {api, query} from '../api.js';
+import {level} from '../confidence.js';
+import {h, kbd, percent, replace, showError, announce, uuid4} from '../dom.js';
+import {REVIEW_ROLES} from '../roles.js';
+
+const KINDS = [
+  ['low_confidence', 'Low confidence'],
+  ['disputed', 'Disputed'],
+  ['pending', 'Waiting for review'],
+  ['model_accepted', 'Model-accepted'],
+];
+const OUTCOME = {approve: 'Approved', correct: 'Corrected', reject: 'Rejected: back in the labeling queue'};
+
+export async function render(main, {project}) {
+  if (!REVIEW_ROLES.has(project.role)) {
+    replace(main, h('h1', {}, 'Review'), h('p', {}, 'Reviewing needs the reviewer or admin role in this project.'));
+    return;
+  }
+  const page = new ReviewPage(main, project);
+  await page.load(new URLSearchParams(window.location.search).get('kind') || 'low_confidence');
+}
+
+class ReviewPage {
+  constructor(main, project) {
+    this.project = project;
+    this.kind = null;
+    this.rows = [];
+    this.selected = -1;
+    this.tabs = KINDS.map(([kind, label]) =>
+      h('button', {type: 'button', role: 'tab', 'aria-selected': 'false', dataset: {kind}, onclick: () => this.load(kind)}, label),
+    );
+    this.summary = h('p', {class: 'muted', 'aria-live': 'polite'});
+    this.list = h('ul', {class: 'review-list', 'aria-label': 'Lines to review'});
+    this.list.addEventListener('keydown', (event) => this.onKey(event));
+    replace(
+      main,
+      h('h1', {}, 'Review'),
+      h('div', {class: 'tabs', role: 'tablist', 'aria-label': 'Review lists'}, this.tabs),
+      h(
+        'p',
+        {class: 'review-help muted'},
+        kbd('j'), ' / ', kbd('k'), ' next / previous · ', kbd('a'), ' approve · ', kbd('r'), ' reject · ',
+        kbd('e'), ' edit · in the text: ', kbd('Enter'), ' save the correction, ', kbd('Esc'), ' cancel',
+      ),
+      this.summary,
+      this.list,
+    );
+  }
+
+  async load(kind) {
+    this.kind = kind;
+    for (const tab of this.tabs) tab.setAttribute('aria-selected', String(tab.dataset.kind === kind));
+    const url = new URL(window.location.href);
+    url.searchParams.set('kind', kind);
+    window.history.replaceState(null, '', url);
+    this.summary.textContent = 'Loading…';
+    replace(this.list);
+    let data;
+    try {
+      data = await api.get(`/api/projects/${this.project.id}/review${query({kind, limit: 50})}`);
+    } catch (error) {
+      this.summary.textContent = '';
+      showError(`Could not load the review list: ${error.message}`);
+      return;
+    }
+    this.rows = data.items.map((item) => this.row(item));
+    replace(this.list, this.rows.map((row) => row.el));
+    const label = KINDS.find(([k]) => k === kind)?.[1] ?? kind;
+    this.summary.textContent = data.count
+      ? `${label}: ${data.count} line${data.count === 1 ? '' : 's'}${data.count > data.items.length ? `, the first ${data.items.length} shown` : ''}.`
+      : `${label}: nothing to review.`;
+    this.select(0);
+  }
+
+  row(item) {
+    const line = item.line;
+    const prediction = item.prediction;
+    const current = item.transcription;
+    const shown = current?.text ?? prediction?.text ?? '';
+    const inputId = `review-text-${line.id}`;
+    const input = h('input', {id: inputId, type: 'text', value: shown, spellcheck: 'false', autocomplete: 'off', dir: 'auto'});
+    const result = h('p', {class: 'result', 'aria-live': 'polite'});
+    const el = h(
+      'li',
+      {class: 'review-item', tabindex: '-1', dataset: {lineId: String(line.id)}, 'aria-label': `Line ${line.id}`},
+      h('img', {src: line.image_url, alt: `Line ${line.id}`, loading: 'lazy', width: line.width, height: line.height}),
+      h(
+        'div',
+        {class: 'meta'},
+        h('span', {}, `Line ${line.id}`),
+        prediction ? h('span', {}, `model ${percent(prediction.confidence, 0)} sure`) : null,
+        item.disagreement !== null && item.disagreement !== undefined
+          ? h('span', {}, `model vs text: CER ${percent(item.disagreement, 0)}`)
+          : null,
+        current ? h('span', {}, `text: ${current.source}, ${current.status}`) : h('span', {}, 'no human text'),
+      ),
+      prediction
+        ? h(
+            'div',
+            {class: 'texts'},
+            h('span', {class: 'muted'}, 'Model: '),
+            h(
+              'span',
+              {class: 'reading'},
+              Array.from(prediction.text).map((char, i) => h('span', {class: `c-${level(prediction.char_confidences?.[i])}`}, char)),
+            ),
+          )
+        : null,
+      h(
+        'div',
+        {class: 'review-row'},
+        h('label', {for: inputId, class: 'visually-hidden'}, `Text of line ${line.id}`),
+        input,
+        h('button', {type: 'button', onclick: () => this.act(row, 'approve')}, 'Approve'),
+        h('button', {type: 'button', class: 'primary', onclick: () => this.save(row)}, 'Save correction'),
+        h('button', {type: 'button', class: 'danger', onclick: () => this.act(row, 'reject')}, 'Reject'),
+      ),
+      result,
+    );
+    const row = {el, input, result, shown, line, done: false, busy: false};
+    el.addEventListener('focusin', () => this.select(this.rows.indexOf(row), {focus: false}));
+    return row;
+  }
+
+  select(index, {focus = true} = {}) {
+    if (!this.rows.length || index < 0) return;
+    this.selected = Math.min(index, this.rows.length - 1);
+    this.rows.forEach((row, i) => {
+      row.el.classList.toggle('selected', i === this.selected);
+      row.el.tabIndex = i === this.selected ? 0 : -1;
+    });
+    const row = this.rows[this.selected];
+    if (focus) {
+      row.el.focus();
+      row.el.scrollIntoView({block: 'nearest'});
+    }
+  }
+
+  nextOpen(from) {
+    const after = this.rows.findIndex((row, i) => i > from && !row.done);
+    return after >= 0 ? after : from;
+  }
+
+  onKey(event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    const row = this.rows[this.selected];
+    if (!row) return;
+    if (event.target === row.input) {
+      if (event.key === 'Enter') {
+        event.preventDefault();
+        this.save(row);
+      } else if (event.key === 'Escape') {
+        event.preventDefault();
+        row.input.value = row.shown;
+        row.el.focus();
+      }
+      return;
+    }
+    if (event.target.closest('input, button, a')) return;
+    const key = event.key;
+    let handled = true;
+    if (key === 'j' || key === 'ArrowDown') this.select(this.selected + 1);
+    else if (key === 'k' || key === 'ArrowUp') this.select(this.selected - 1);
+    else if (key === 'a') this.act(row, 'approve');
+    else if (key === 'r') this.act(row, 'reject');
+    else if (key === 'e' || key === 'Enter') {
+      row.input.focus();
+      row.input.setSelectionRange(row.input.value.length, row.input.value.length);
+    } else handled = false;
+    if (handled) event.preventDefault();
+  }
+
+  /** Enter in the text: a correction if it changed, else an approval of what is there. */
+  save(row) {
+    const text = row.input.value.trim();
+    if (text === row.shown.trim()) return this.act(row, 'approve');
+    if (!text) {
+      announce('The text is empty; type the correction, or press r to reject the line.');
+      return undefined;
+    }
+    return this.act(row, 'correct', text);
+  }
+
+  async act(row, action, text) {
+    if (row.busy) return;
+    row.busy = true;
+    row.result.textContent = 'Saving…';
+    const body = {action, client_id: uuid4()};
+    if (action === 'correct') body.text = text;
+    try {
+      // The client_id makes the retries safe: the server applies a decision once.
+      const saved = await api.post(`/api/lines/${row.line.id}/review`, body, {retries: 4});
+      row.done = true;
+      row.shown = saved?.text ?? row.shown;
+      row.el.classList.add('done');
+      row.result.textContent = `${OUTCOME[action]}${action === 'reject' ? '' : `: “${saved?.text ?? ''}”`}`;
+      row.result.className = 'result ok';
+      const index = this.rows.indexOf(row);
+      if (index === this.selected) this.select(this.nextOpen(index));
+    } catch (error) {
+      row.result.textContent = error.message;
+      row.result.className = 'result error';
+    } finally {
+      row.busy = false;
+    }
+  }
+}

@@ -1,0 +1,205 @@
+"""The browser's session API (login, logout, me), the project reads the UI
+needs (counters, active model, training, alphabet), the retraining schedule and
+the HTML shell."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from rest_framework.test import APIClient
+
+from annotator.models import Membership, ModelVersion, Project, TrainingRun
+from annotator.selectors import TRAINING_SCHEDULE_TASK, project_alphabet
+from annotator.services import label_submit
+from tests.annotator.factories import make_lines, make_member, make_project, score_lines
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def fast_hashing(settings: object) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+
+
+def with_password(user: User) -> User:
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+def as_user(user: User) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def csrf_client() -> tuple[Client, str]:
+    """A browser-like client: CSRF enforced, with the cookie the UI shell sets."""
+    client = Client(enforce_csrf_checks=True)
+    shell = client.get("/login")
+    assert shell.status_code == 200
+    return client, shell.cookies["csrftoken"].value
+
+
+def test_login_sets_a_session_and_returns_the_user_with_roles() -> None:
+    project = make_project(name="Letters")
+    user = with_password(make_member(project, role=Membership.Role.REVIEWER))
+    client, token = csrf_client()
+    response = client.post(
+        reverse("auth-login"),
+        {"username": user.username, "password": PASSWORD},
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["username"] == user.username
+    assert body["projects"] == [{"id": project.pk, "name": "Letters", "role": "reviewer"}]
+    # The session works for the API, with the rotated CSRF token for writes.
+    me = client.get(reverse("me"))
+    assert me.status_code == 200
+    assert me.json()["id"] == user.pk
+    new_token = client.cookies["csrftoken"].value
+    logout = reverse("auth-logout")
+    assert client.post(logout, content_type="application/json").status_code == 403  # no CSRF token: refused
+    assert client.post(logout, content_type="application/json", HTTP_X_CSRFTOKEN=new_token).status_code == 204
+    assert client.get(reverse("me")).status_code in {401, 403}
+
+
+def test_login_refuses_a_wrong_password_and_a_missing_csrf_token() -> None:
+    user = with_password(make_member(make_project()))
+    client, token = csrf_client()
+    wrong = client.post(
+        reverse("auth-login"),
+        {"username": user.username, "password": "nope"},
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert wrong.status_code == 400
+    assert wrong.json()["error"]["message"] == "Wrong username or password."
+    no_csrf = client.post(
+        reverse("auth-login"), {"username": user.username, "password": PASSWORD}, content_type="application/json"
+    )
+    assert no_csrf.status_code == 403
+    assert "CSRF" in no_csrf.json()["error"]["message"]
+    missing = client.post(reverse("auth-login"), {}, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert missing.status_code == 400
+    assert set(missing.json()["error"]["fields"]) == {"username", "password"}
+
+
+def test_the_ui_shell_is_served_on_its_routes_with_a_csrf_cookie_and_a_strict_csp() -> None:
+    client = Client()
+    for path in ("/", "/login", "/projects/7/label", "/projects/7/review", "/projects/7/models", "/projects/7/import"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "csrftoken" in response.cookies
+        assert "script-src 'self'" in response["Content-Security-Policy"]
+        assert b'type="module"' in response.content
+        assert b"ui/js/app.js" in response.content
+    assert client.get("/projects/7/elsewhere").status_code == 404
+
+
+def test_project_detail_has_counters_model_training_and_alphabet() -> None:
+    project = make_project()
+    lines = make_lines(project, 3)
+    labeler = make_member(project)
+    reviewer = make_member(project, role=Membership.Role.REVIEWER)
+    model = score_lines(lines, [0.5, 0.4, 0.3])
+    ModelVersion.objects.filter(pk=model.pk).update(cer=0.12, wer=0.3, ser=0.5, train_lines=40, alphabet="abcſ")
+    label_submit(line=lines[0], user=reviewer, text="Straße ſ", client_id=uuid.uuid4())
+    run = TrainingRun.objects.create(project=project, status="running", progress={"phase": "training", "step": 5})
+
+    body = as_user(reviewer).get(reverse("project-detail", args=[project.pk])).json()
+    assert body["verified_today"] == 1
+    assert body["stats"]["labeled"] == 1
+    assert body["active_model"]["id"] == model.pk
+    assert (body["active_model"]["cer"], body["active_model"]["train_lines"]) == (0.12, 40)
+    assert body["training"]["id"] == run.pk
+    assert body["training"]["progress"] == {"phase": "training", "step": 5}
+    assert body["alphabet"] == "".join(sorted(set("abcſStraße")))
+    assert body["special_characters"] == "ßſ"
+
+    other = as_user(labeler).get(reverse("project-detail", args=[project.pk])).json()
+    assert other["verified_today"] == 0
+
+
+def test_project_alphabet_without_model_or_texts_is_empty() -> None:
+    assert project_alphabet(project=make_project()) == ""
+
+
+def test_a_project_with_nothing_yet_has_null_model_and_training() -> None:
+    project = make_project()
+    body = as_user(make_member(project)).get(reverse("project-detail", args=[project.pk])).json()
+    assert body["active_model"] is None
+    assert body["training"] is None
+    assert body["verified_today"] == 0
+
+
+def schedule_url(project: Project) -> str:
+    return reverse("project-schedule", args=[project.pk])
+
+
+def test_admins_set_pause_and_remove_the_retraining_schedule() -> None:
+    project = make_project()
+    admin = as_user(make_member(project, role=Membership.Role.ADMIN))
+    assert admin.get(schedule_url(project)).json() == {"every_minutes": None, "enabled": False}
+
+    saved = admin.put(schedule_url(project), {"every_minutes": 90, "enabled": True}, format="json")
+    assert saved.status_code == 200
+    assert saved.json() == {"every_minutes": 90, "enabled": True}
+    task = PeriodicTask.objects.get(task=TRAINING_SCHEDULE_TASK)
+    assert json.loads(task.kwargs) == {"project_id": project.pk}
+    assert (task.interval.every, task.interval.period, task.enabled) == (90, IntervalSchedule.MINUTES, True)
+
+    paused = admin.put(schedule_url(project), {"every_minutes": 30, "enabled": False}, format="json").json()
+    assert paused == {"every_minutes": 30, "enabled": False}
+    assert PeriodicTask.objects.filter(task=TRAINING_SCHEDULE_TASK).count() == 1
+
+    removed = admin.put(schedule_url(project), {"every_minutes": None}, format="json").json()
+    assert removed == {"every_minutes": None, "enabled": False}
+    assert not PeriodicTask.objects.filter(task=TRAINING_SCHEDULE_TASK).exists()
+
+
+def test_a_schedule_added_in_the_django_admin_is_found_and_edited() -> None:
+    project = make_project()
+    hourly = IntervalSchedule.objects.create(every=2, period=IntervalSchedule.HOURS)
+    PeriodicTask.objects.create(
+        name="hand-made", task=TRAINING_SCHEDULE_TASK, kwargs=json.dumps({"project_id": project.pk}), interval=hourly
+    )
+    admin = as_user(make_member(project, role=Membership.Role.ADMIN))
+    assert admin.get(schedule_url(project)).json() == {"every_minutes": 120, "enabled": True}
+    admin.put(schedule_url(project), {"every_minutes": 15, "enabled": True}, format="json")
+    task = PeriodicTask.objects.get(task=TRAINING_SCHEDULE_TASK)
+    assert (task.name, task.interval.every, task.interval.period) == ("hand-made", 15, IntervalSchedule.MINUTES)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"every_minutes": 1, "enabled": True}, "every_minutes"), ({"enabled": True}, "every_minutes")],
+)
+def test_bad_schedules_get_clear_400s(body: dict[str, object], field: str) -> None:
+    project = make_project()
+    admin = as_user(make_member(project, role=Membership.Role.ADMIN))
+    response = admin.put(schedule_url(project), body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+    assert not PeriodicTask.objects.filter(task=TRAINING_SCHEDULE_TASK).exists()
+
+
+def test_only_admins_edit_the_schedule_and_members_may_read_it() -> None:
+    project = make_project()
+    for role in (Membership.Role.LABELER, Membership.Role.REVIEWER):
+        client = as_user(make_member(project, role=role))
+        assert client.get(schedule_url(project)).status_code == 200
+        refused = client.put(schedule_url(project), {"every_minutes": 60, "enabled": True}, format="json")
+        assert refused.status_code == 403
+        assert role in refused.json()["error"]["message"]
+    assert not PeriodicTask.objects.filter(task=TRAINING_SCHEDULE_TASK).exists()

@@ -1,0 +1,112 @@
+"""The models page: versions, the CER chart, a running training's live
+progress, and the admin's schedule editor."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+from playwright.sync_api import BrowserContext, Page, expect
+from pytest_django.live_server_helper import LiveServer
+
+from annotator.models import Membership, ModelVersion, TrainingRun
+from tests.frontend.conftest import TABLET, log_in, screenshot
+from tests.frontend.ui_world import TEXTS, labeling_world, member
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("media_root")]
+
+
+def progress(elapsed: float, eta: float, step: int) -> dict[str, object]:
+    return {
+        "phase": "training",
+        "step": step,
+        "epoch": step // 40,
+        "loss": 1.234,
+        "learning_rate": 0.001,
+        "val_cer": 0.091,
+        "best_cer": 0.088,
+        "elapsed_seconds": elapsed,
+        "eta_seconds": eta,
+        "lines_per_second": 12.5,
+        "evaluated": False,
+    }
+
+
+def test_the_models_page_shows_a_running_trainings_progress(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    world = labeling_world(texts=TEXTS[:2])
+    first = ModelVersion.objects.create(
+        project=world.project, status="retired", cer=0.214, wer=0.48, ser=0.9, train_lines=40, alphabet="ab"
+    )
+    ModelVersion.objects.create(
+        project=world.project, parent=first, status="rejected", cer=0.25, wer=0.5, ser=0.92, train_lines=80
+    )
+    ModelVersion.objects.filter(pk=world.model.pk).update(parent=first)
+    TrainingRun.objects.create(
+        project=world.project,
+        status="succeeded",
+        trigger="threshold",
+        finished_at=timezone.now(),
+        started_at=timezone.now(),
+    )
+    run = TrainingRun.objects.create(
+        project=world.project,
+        status=TrainingRun.Status.RUNNING,
+        trigger=TrainingRun.Trigger.MANUAL,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        progress=progress(60, 140, 120),
+    )
+    admin = member(world, Membership.Role.ADMIN, name="ada")
+    log_in(context, live_server, admin)
+    page.goto(f"/projects/{world.project.pk}/models")
+
+    bar = page.get_by_role("progressbar", name=f"Training run {run.pk}")
+    expect(bar).to_have_attribute("aria-valuenow", "30")
+    expect(page.locator(".run")).to_contain_text("Validation CER")
+    expect(page.locator("svg.chart circle")).to_have_count(3)
+    expect(page.locator("table").first).to_contain_text("8.3 %")
+    expect(page.get_by_role("button", name="Stop this run")).to_be_visible()
+    screenshot(page, "models")
+
+    # The page polls the run: progress written by the worker shows up by itself.
+    TrainingRun.objects.filter(pk=run.pk).update(progress=progress(150, 50, 300))
+    expect(bar).to_have_attribute("aria-valuenow", "75", timeout=8000)
+
+    # The schedule editor (admins): every 60 minutes, enabled.
+    page.locator("#schedule-every").fill("60")
+    page.locator("#schedule-enabled").check()
+    page.get_by_role("button", name="Save schedule").click()
+    expect(page.locator(".schedule")).to_contain_text("Saved: every 60 minutes, enabled.")
+    task = PeriodicTask.objects.get(task="annotator.tasks.training_run_scheduled")
+    assert json.loads(task.kwargs) == {"project_id": world.project.pk}
+    assert (task.interval.every, task.enabled) == (60, True)
+
+    # The run ends: the page notices and offers "Retrain now" again.
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status=TrainingRun.Status.SUCCEEDED,
+        finished_at=timezone.now(),
+        progress={**progress(200, 0, 400), "phase": "done"},
+    )
+    expect(page.get_by_role("button", name="Retrain now")).to_be_visible(timeout=8000)
+    page.set_viewport_size(TABLET)
+    screenshot(page, "models-tablet")
+
+
+def test_labelers_see_the_models_without_admin_controls(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    world = labeling_world(texts=TEXTS[:1])
+    log_in(context, live_server, member(world, name="lee"))
+    page.goto(f"/projects/{world.project.pk}/models")
+    expect(page.locator("svg.chart circle")).to_have_count(1)
+    expect(page.get_by_role("button", name="Retrain now")).to_have_count(0)
+    expect(page.locator(".schedule")).to_be_hidden()
+    # Role-aware navigation: no Review or Import for a labeler.
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Label")).to_be_visible()
+    expect(nav.get_by_role("link", name="Review")).to_have_count(0)
+    expect(nav.get_by_role("link", name="Import")).to_have_count(0)
