@@ -29,6 +29,7 @@ urlpatterns = [
     path(f"{LINE}/submit", labeling.LineSubmitApi.as_view(), name="line-submit"),
     path(f"{LINE}/draft", labeling.LineDraftApi.as_view(), name="line-draft"),
     path(f"{LINE}/image", labeling.LineImageApi.as_view(), name="line-image"),
+    path(f"{LINE}/context", labeling.LineContextApi.as_view(), name="line-context"),
     # imports and exports
     path(f"{PROJECT}/imports", imports.ImportJobListApi.as_view(), name="import-list"),
     path("api/imports/<int:job_id>", imports.ImportJobDetailApi.as_view(), name="import-detail"),

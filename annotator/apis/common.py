@@ -92,6 +92,7 @@ class LineOutput(serializers.Serializer):
     id = serializers.IntegerField()
     project = serializers.IntegerField()
     image_url = serializers.URLField()
+    context_url = serializers.URLField(allow_null=True, help_text="The page around the line, when it has a page.")
     width = serializers.IntegerField()
     height = serializers.IntegerField()
     lease_expires_at = serializers.DateTimeField(allow_null=True)
@@ -113,6 +114,7 @@ def line_payload(request: Request, line: Line | None) -> dict[str, Any]:
         "id": line.pk,
         "project": line.project_id,
         "image_url": request.build_absolute_uri(reverse("line-image", args=[line.pk])),
+        "context_url": request.build_absolute_uri(reverse("line-context", args=[line.pk])) if line.page_id else None,
         "width": line.width,
         "height": line.height,
         "lease_expires_at": line.lease_expires_at if holds_lease else None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import mimetypes
 
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.renderers import JSONRenderer
@@ -17,8 +17,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.apis.common import ERRORS, ImageRenderer, QueueOutput, TranscriptionOutput, line_payload
-from annotator.selectors import line_get, line_previous, project_get
+from annotator.selectors import line_context_png, line_get, line_previous, project_get
 from annotator.services import MAX_TEXT_LENGTH, draft_save, label_submit, lease_heartbeat, lease_release, line_claim
+from recognition.images import ImageError
 
 
 class QueueNextInput(serializers.Serializer):
@@ -130,5 +131,24 @@ class LineImageApi(APIView):
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         response = FileResponse(line.crop.open("rb"), content_type=content_type)
         # Crops are private to project members: no shared caches.
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
+class LineContextApi(APIView):
+    renderer_classes = [JSONRenderer, ImageRenderer]
+
+    @extend_schema(
+        responses={(200, "image/png"): OpenApiResponse(description="The page around the line"), 404: ERRORS[404]}
+    )
+    def get(self, request: Request, line_id: int) -> HttpResponse:
+        line = line_get(line_id=line_id, user=request.user)
+        try:
+            png = line_context_png(line=line)
+        except (ImageError, OSError) as error:
+            raise exceptions.NotFound(f"The page image of this line cannot be read: {error}") from error
+        if png is None:
+            raise exceptions.NotFound("This line was imported without its page.")
+        response = HttpResponse(png, content_type="image/png")
         response["Cache-Control"] = "private, max-age=3600"
         return response

@@ -35,6 +35,7 @@ API_NAMES = {
     "line-submit",
     "line-draft",
     "line-image",
+    "line-context",
     "training-run-list",
     "training-run-detail",
     "training-run-cancel",

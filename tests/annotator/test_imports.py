@@ -266,3 +266,29 @@ def test_import_over_http_answers_202_and_400_with_a_message(media_root: Path) -
     assert "x.png" in refused.json()["error"]["message"]
     assert missing.status_code == 400
     assert ImportJob.objects.count() == 1
+
+
+def test_lines_cut_from_a_page_show_their_page_context(media_root: Path) -> None:
+    project = make_project()
+    page, boxes = page_with_lines(TEXTS)
+    xml = page_xml("scan.png", (page.shape[1], page.shape[0]), boxes, TEXTS)
+    run(project, [upload("export.zip", make_zip({"scan.xml": xml, "scan.png": png(page)}))])
+    loose = run(project, [upload("loose.zip", make_zip({"l.png": line_png("loose"), "l.gt.txt": b"loose\n"}))])
+    assert loose.status == ImportJob.Status.SUCCEEDED
+    member = make_member(project, Membership.Role.REVIEWER)
+    client = APIClient()
+    client.force_authenticate(member)
+    second = Line.objects.get(project=project, reading_order=1)
+    loose_line = Line.objects.get(project=project, page__isnull=True)
+
+    context = client.get(f"/api/lines/{second.pk}/context")
+    none = client.get(f"/api/lines/{loose_line.pk}/context")
+
+    assert context.status_code == 200
+    assert context["Content-Type"] == "image/png"
+    image = cv2.imdecode(np.frombuffer(context.content, np.uint8), cv2.IMREAD_COLOR)
+    line_height = boxes[1][3] - boxes[1][1]
+    assert image.shape[0] == line_height * 4, "the line and 1.5 line heights above and below"
+    assert (image[:, :, 0].astype(int) - image[:, :, 2].astype(int)).max() > 100, "the line is outlined in colour"
+    assert none.status_code == 404
+    assert "without its page" in none.json()["error"]["message"]

@@ -183,3 +183,29 @@ def test_a_submit_during_a_network_failure_arrives_after_recovery(
     while Line.objects.filter(project=world.project, lease_user=labeler).count() < 2 and time.monotonic() < deadline:
         page.wait_for_timeout(100)
     assert Line.objects.filter(project=world.project, lease_user=labeler).count() == 2
+
+
+def test_a_line_cut_from_a_page_shows_its_page_context(context: BrowserContext, live_server: LiveServer) -> None:
+    from annotator.models import Membership
+    from annotator.services import import_job_create, import_job_run
+    from tests.annotator.factories import make_member, make_project
+    from tests.annotator.test_imports import make_zip, page_with_lines, page_xml, png, upload
+
+    project = make_project(min_eval_lines=0)
+    page_image, boxes = page_with_lines(["dear sir", "kew gardens", "yours truly"])
+    xml = page_xml("scan.png", (page_image.shape[1], page_image.shape[0]), boxes, ["", "", ""])
+    admin = make_member(project, Membership.Role.ADMIN)
+    job = import_job_create(
+        project=project, user=admin, files=[upload("p.zip", make_zip({"s.xml": xml, "scan.png": png(page_image)}))]
+    )
+    assert import_job_run(job=job).status == "succeeded"
+    log_in(context, live_server, admin)
+    page = context.new_page()
+
+    page.goto(f"/projects/{project.pk}/label")
+    shown_line(page)
+
+    shown = page.locator("img.context")
+    expect(shown).to_be_visible()
+    page.wait_for_function("document.querySelector('img.context').naturalWidth > 0")
+    screenshot(page, "label-page-context")

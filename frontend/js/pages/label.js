@@ -61,6 +61,10 @@ class LabelPage {
     this.cropInner = h('div', {class: 'crop-inner'}, this.image, this.mark);
     this.cropScroll = h('div', {class: 'crop-scroll', tabindex: '-1'}, this.cropInner);
     this.zoomLabel = h('span', {class: 'zoom-label muted'});
+    // The page around the line (lines cut from a page only): the neighbouring
+    // lines settle abbreviations and words split across lines.
+    this.context = h('img', {class: 'context', alt: 'The page around this line, the line outlined', decoding: 'async'});
+    this.contextFigure = h('figure', {class: 'context-frame', hidden: true}, this.context);
     this.mirror = h('div', {class: 'mirror', 'aria-hidden': 'true'});
     this.input = h('input', {
       id: 'line-text', class: 'line-text', type: 'text', autocomplete: 'off', autocapitalize: 'off',
@@ -75,6 +79,7 @@ class LabelPage {
       {class: 'label-page', 'aria-labelledby': 'label-title'},
       h('div', {class: 'label-head'}, h('h1', {id: 'label-title'}, 'Label'), this.counters, this.sync),
       h('div', {class: 'crop-frame'}, this.cropScroll, this.zoomLabel),
+      this.contextFigure,
       h('div', {class: 'editor'}, this.fieldLabel, h('div', {class: 'field'}, this.mirror, this.input), this.reading),
       this.vkeys,
       h(
@@ -170,6 +175,7 @@ class LabelPage {
         if (line && line.id !== this.current.id) {
           this.next = line;
           new Image().src = line.image_url; // fetched now, shown from the cache
+          if (line.context_url) new Image().src = line.context_url;
         }
       }
     } catch (error) {
@@ -199,6 +205,8 @@ class LabelPage {
     this.zoom = 0;
     this.image.src = line.image_url;
     this.image.alt = `Line ${line.id}: the text to transcribe`;
+    this.contextFigure.hidden = !line.context_url;
+    if (line.context_url) this.context.src = line.context_url;
     this.fieldLabel.textContent = amend
       ? `Amend your previous line (line ${line.id}); Enter saves, Alt+S returns`
       : `Transcription of line ${line.id}`;
