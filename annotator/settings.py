@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -26,10 +27,39 @@ def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-secret-key-set-SECRET_KEY-in-production")
+# The "django-insecure-" prefix makes `check --deploy` flag it (security.W009).
+DEV_SECRET_KEY = "django-insecure-dev-only-secret-key-set-SECRET_KEY-in-production"
+SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = envbool("DEBUG", "True")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+
+# --- Production (DEBUG off): HTTPS only ----------------------------------------
+#
+# The defaults fit docker/docker-compose.yml: gunicorn reachable only through a
+# TLS-terminating reverse proxy that sets X-Forwarded-Proto (and drops a
+# client's own). Each is one variable, so `manage.py check --deploy` passes
+# with docker/.env.example. Plain HTTP on 127.0.0.1 (tests/deploy/test_smoke.py)
+# sets SECURE_SSL_REDIRECT, SESSION_COOKIE_SECURE and CSRF_COOKIE_SECURE to false.
+if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
+    # Sessions and password-reset tokens signed with a key from a public
+    # repository can be forged: refuse to start rather than run like that.
+    raise ImproperlyConfigured("DEBUG is off but SECRET_KEY is not set; see docker/.env.example.")
+_PRODUCTION = "false" if DEBUG else "true"
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", _PRODUCTION)
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", _PRODUCTION)
+CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", _PRODUCTION)
+# Without it Django behind the proxy sees every request as http and
+# SECURE_SSL_REDIRECT loops; with it and no proxy, a client could only fake
+# https for its own request. Off where gunicorn faces clients directly.
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if envbool("SECURE_PROXY_SSL_HEADER", _PRODUCTION) else None
+)
+# Sent on https responses only. includeSubDomains and preload reach beyond
+# this host, so they are the operator's choice (docker/.env.example turns them on).
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "false")
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -54,6 +84,12 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+if not DEBUG:
+    # gunicorn serves the collected static files itself (compressed, hashed
+    # names cached forever): no separate static server in the deployment.
+    # Development keeps runserver's own static handling.
+    _after_security = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1
+    MIDDLEWARE.insert(_after_security, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "annotator.urls"
 WSGI_APPLICATION = "annotator.wsgi.application"
@@ -199,6 +235,9 @@ LINEPROOF_IMPORT_MAX_UPLOAD_BYTES = envint("LINEPROOF_IMPORT_MAX_UPLOAD_BYTES", 
 LINEPROOF_IMPORT_MAX_MEMBERS = envint("LINEPROOF_IMPORT_MAX_MEMBERS", "50000")
 LINEPROOF_IMPORT_MAX_UNPACKED_BYTES = envint("LINEPROOF_IMPORT_MAX_UNPACKED_BYTES", str(4 * 2**30))
 LINEPROOF_IMPORT_STALE_SECONDS = envint("LINEPROOF_IMPORT_STALE_SECONDS", "900")
+# Local copies of stored files the recognizer reads by path (annotator/storage.py)
+# when media live on remote storage.
+LINEPROOF_CACHE_DIR = Path(os.environ.get("LINEPROOF_CACHE_DIR", VAR_DIR / "cache"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -222,6 +261,38 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "media/"
 # Upper bound on one uploaded page or crop; the recognizer checks pixel counts itself.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", str(50 * 1024 * 1024))
+
+# Where uploads, line crops and exports live: MEDIA_ROOT by default, or an
+# S3-compatible bucket (AWS, MinIO, Ceph...) when LINEPROOF_S3_BUCKET is set, so
+# web and workers on different machines share them. Credentials come from
+# boto3's own chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or an instance role).
+LINEPROOF_S3_BUCKET = os.environ.get("LINEPROOF_S3_BUCKET", "")
+STORAGES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if LINEPROOF_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": LINEPROOF_S3_BUCKET,
+            "location": os.environ.get("LINEPROOF_S3_PREFIX", ""),
+            "endpoint_url": os.environ.get("LINEPROOF_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("LINEPROOF_S3_REGION") or None,
+            # MinIO and most self-hosted servers want "path"; AWS takes either.
+            "addressing_style": os.environ.get("LINEPROOF_S3_ADDRESSING_STYLE") or None,
+            # Private objects; the API streams crops after its membership check.
+            "default_acl": None,
+            "querystring_auth": True,
+            # Like FileSystemStorage: a name already taken gets a suffix, never
+            # replaces another line's crop.
+            "file_overwrite": False,
+        },
+    }
+if not DEBUG:
+    # Hashed, compressed copies made by collectstatic (the image runs it at
+    # build), which whitenoise serves with far-future cache headers.
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 
 # The browsable API is a debugging aid; production speaks JSON only.
 API_RENDERERS = ["rest_framework.renderers.JSONRenderer"]

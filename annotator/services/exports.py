@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
@@ -28,6 +27,7 @@ from annotator.formats import LineExport, PageExport, write_alto, write_page_xml
 from annotator.models import ExportJob, Line, ModelVersion, Page, Prediction, Project, Transcription
 from annotator.permissions import AnyUser, membership_require, user_pk
 from annotator.selectors import project_active_model
+from annotator.storage import storage_local_path
 
 
 def export_job_create(*, project: Project, user: AnyUser, format: str) -> ExportJob:
@@ -224,7 +224,7 @@ def _write_model(job: ExportJob, archive: zipfile.ZipFile) -> None:
     version: ModelVersion | None = project_active_model(project=job.project)
     if version is None:
         raise InvalidInputError("The project has no active model any more.")
-    checkpoint = Path(settings.MEDIA_ROOT) / version.checkpoint
+    checkpoint = storage_local_path(version.checkpoint)
     archive.write(checkpoint, "checkpoint.pt")
     with tempfile.TemporaryDirectory(prefix="lineproof-model-") as folder:
         for path in export_all(load_checkpoint(checkpoint), folder):

@@ -41,6 +41,7 @@ from django.utils import timezone
 from annotator.models import Line, ModelVersion, Prediction, Project, TrainingRun, Transcription
 from annotator.permissions import AnyUser, membership_require, user_pk
 from annotator.selectors import project_active_model, verified_lines_since_last_model
+from annotator.storage import storage_local_path, storage_publish, storage_work_dir
 
 if TYPE_CHECKING:
     from recognition.data import LineSample
@@ -242,14 +243,14 @@ def _verified_samples(project: Project, split: str) -> list[LineSample]:
         .order_by("id")
     )
     return [
-        LineSample(id=str(line.pk), text=line.current_transcription.text, path=Path(line.crop.path))
+        LineSample(id=str(line.pk), text=line.current_transcription.text, path=storage_local_path(line.crop.name or ""))
         for line in lines
         if line.current_transcription is not None
     ]
 
 
 def _checkpoint_path(model_version: ModelVersion) -> Path:
-    return Path(settings.MEDIA_ROOT) / model_version.checkpoint
+    return storage_local_path(model_version.checkpoint)
 
 
 def _train_config() -> Any:
@@ -341,7 +342,7 @@ def _train_and_judge(run: TrainingRun) -> None:
     init = _checkpoint_path(parent) if parent is not None and parent.checkpoint else None
     model_config = None if init is not None else ModelConfig(num_classes=2, **PRESETS[project.model_preset])
     relative = Path("models") / str(project.pk) / str(run.pk)
-    out_dir = Path(settings.MEDIA_ROOT) / relative
+    out_dir = storage_work_dir(str(relative))
     log = [
         f"{len(train_samples)} training lines, {len(eval_samples)} evaluation lines; "
         + (f"fine-tuning model {version.parent_id}" if init is not None else f"new {project.model_preset} model")
@@ -380,6 +381,7 @@ def _train_and_judge(run: TrainingRun) -> None:
     from recognition.checkpoint import load_checkpoint
 
     alphabet = load_checkpoint(result.best_checkpoint).codec.alphabet
+    checkpoint_name = storage_publish(result.best_checkpoint, str(relative / result.best_checkpoint.name))
 
     with transaction.atomic():
         locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
@@ -393,7 +395,7 @@ def _train_and_judge(run: TrainingRun) -> None:
             better, decision = False, "rejected"
             log.append("the active model changed during training: rejected")
         ModelVersion.objects.filter(pk=version.pk).update(
-            checkpoint=str(relative / result.best_checkpoint.name),
+            checkpoint=checkpoint_name,
             alphabet="".join(alphabet),
             cer=new_metrics["cer"],
             wer=new_metrics["wer"],
@@ -495,7 +497,8 @@ def prediction_batch_store(*, model_version: ModelVersion, line_ids: Sequence[in
     images, lines = [], []
     for line in _unverified_lines(project.pk).filter(pk__in=line_ids).order_by("id"):
         try:
-            images.append(load_line_image(line.crop.path))
+            with line.crop.open("rb") as handle:
+                images.append(load_line_image(handle.read()))
         except (ImageError, OSError) as error:
             logger.warning("line %s: crop unreadable, not scored: %s", line.pk, error)
             continue
