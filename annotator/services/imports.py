@@ -96,11 +96,14 @@ def _check_upload(upload: File) -> str:
         if kind == "zip":
             # Names, sizes and ratios are checked from the directory; the
             # worker reads the members through the same bounded reader.
-            read_zip(data, limits=_archive_limits())
+            read_zip(data, limits=_archive_limits(), name=name)
         else:
             load_page_image(data, limits=PageLimits())
     except (FormatError, ImageError) as error:
-        raise _refuse(name, str(error).removeprefix("<bytes>: ")) from error
+        message = str(error).replace("<bytes>", name)
+        if not message.startswith(name):
+            message = f"{name}: {message}"
+        raise InvalidInputError(message, fields={"file": [message]}) from error
     return kind
 
 
