@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotator.settings")
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], check=True)
+    if os.environ.get("DEBUG", "True").strip().lower() not in {"1", "true", "yes", "on"}:  # as settings.envbool
+        # gunicorn serves static files through whitenoise's hashed manifest.
+        subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], check=True)
     subprocess.run([*manage, "demo", "--lines", str(args.demo_lines)], check=True)
     if args.setup_only:
         return 0

@@ -287,6 +287,7 @@ def test_lines_cut_from_a_page_show_their_page_context(media_root: Path) -> None
     assert context.status_code == 200
     assert context["Content-Type"] == "image/png"
     image = cv2.imdecode(np.frombuffer(context.content, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
     line_height = boxes[1][3] - boxes[1][1]
     assert image.shape[0] == line_height * 4, "the line and 1.5 line heights above and below"
     assert (image[:, :, 0].astype(int) - image[:, :, 2].astype(int)).max() > 100, "the line is outlined in colour"
