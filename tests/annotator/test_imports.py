@@ -4,9 +4,7 @@ uploads are refused with a clear message and leave nothing half-saved."""
 from __future__ import annotations
 
 import io
-import struct
 import zipfile
-import zlib
 from pathlib import Path
 
 import cv2
@@ -21,6 +19,7 @@ from annotator.models import ImportJob, Line, Membership, Page, Project, Transcr
 from annotator.services import import_job_create, import_job_run
 from recognition.synthetic import render_line
 from tests.annotator.factories import make_member, make_project
+from tests.recognition.test_images import png_claiming_size
 
 pytestmark = pytest.mark.django_db
 
@@ -53,14 +52,6 @@ def run(project: Project, files: list[SimpleUploadedFile], kind: str = "auto") -
     admin = make_member(project, Membership.Role.ADMIN)
     job = import_job_create(project=project, user=admin, files=files, kind=kind)
     return import_job_run(job=job)
-
-
-def png_claiming_size(width: int, height: int) -> bytes:
-    data = bytearray(png(np.full((3, 4), 255, dtype=np.uint8)))
-    assert data[12:16] == b"IHDR"
-    data[16:24] = struct.pack(">II", width, height)
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
-    return bytes(data)
 
 
 def page_with_lines(texts: list[str]) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:

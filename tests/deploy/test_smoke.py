@@ -48,6 +48,7 @@ import pytest
 import redis
 
 from recognition.synthetic import random_text, render_line
+from tests.annotator.test_e2e import TINY_TRAINING
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -57,18 +58,6 @@ SERVER_URL = os.environ.get("LINEPROOF_TEST_DATABASE_URL", "postgres://postgres@
 REDIS_URL = os.environ.get("LINEPROOF_SMOKE_REDIS_URL", "redis://127.0.0.1:6379/12")
 LINES = 40
 LABELERS = 2
-# Seconds-long training, as in tests/annotator/test_e2e.py: the tiny preset
-# (a project setting) and a short run.
-TINY_TRAINING = {
-    "batch_size": 8,
-    "augment": False,
-    "warmup_steps": 10,
-    "learning_rate": 1e-2,
-    "max_steps": 60,
-    "eval_every": 30,
-    "patience": 100,
-    "max_epochs": 1000,
-}
 SETUP = """
 import json
 from django.contrib.auth.models import User

@@ -40,7 +40,7 @@ def _line_pixels(height: int = 12, width: int = 40) -> np.ndarray:
     return pixels
 
 
-def _png_claiming_size(width: int, height: int) -> bytes:
+def png_claiming_size(width: int, height: int) -> bytes:
     """A tiny real PNG whose IHDR says ``width`` x ``height``, with a valid CRC.
 
     Only the header lies: the file stays a few dozen bytes, so nothing large is
@@ -129,13 +129,13 @@ def test_file_over_the_byte_limit_is_refused_before_reading(tmp_path: Path) -> N
 
 
 def test_the_decode_spy_sees_an_ordinary_decode(load_calls: list[tuple[int, int]]) -> None:
-    load_line_image(_png_claiming_size(4, 3))
+    load_line_image(png_claiming_size(4, 3))
 
     assert (4, 3) in load_calls
 
 
 def test_decompression_bomb_header_is_refused_without_decoding(load_calls: list[tuple[int, int]]) -> None:
-    bomb = _png_claiming_size(100_000, 100_000)
+    bomb = png_claiming_size(100_000, 100_000)
     assert len(bomb) < 200
 
     with pytest.raises(ImageError, match=r"too large|beyond the line limit"):
@@ -157,7 +157,7 @@ def test_images_beyond_the_line_limits_are_refused_without_decoding(
     width: int, height: int, load_calls: list[tuple[int, int]]
 ) -> None:
     with pytest.raises(ImageError, match=f"{width}x{height} pixels, beyond the line limit"):
-        load_line_image(_png_claiming_size(width, height))
+        load_line_image(png_claiming_size(width, height))
     assert load_calls == []
 
 
@@ -172,7 +172,7 @@ def test_custom_limits_are_applied() -> None:
 def test_header_with_zero_width_or_height_raises_image_error(width: int, height: int) -> None:
     # PIL itself refuses such a PNG at open; either way the caller gets an ImageError.
     with pytest.raises(ImageError, match=r"no pixels|not a readable image"):
-        load_line_image(_png_claiming_size(width, height))
+        load_line_image(png_claiming_size(width, height))
 
 
 def test_gif_is_refused_as_an_unsupported_format() -> None:
@@ -399,4 +399,4 @@ def test_bomb_check_does_not_depend_on_the_process_pixel_limit(monkeypatch: pyte
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
 
     with pytest.raises(ImageError, match="100000x100000 pixels, beyond the line limit"):
-        load_line_image(_png_claiming_size(100_000, 100_000))
+        load_line_image(png_claiming_size(100_000, 100_000))

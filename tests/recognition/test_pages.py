@@ -10,8 +10,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import struct
-import zlib
 from pathlib import Path
 
 import cv2
@@ -32,6 +30,7 @@ from recognition.pages import (
     segment_lines,
 )
 from recognition.synthetic import random_text, render_line
+from tests.recognition.test_images import png_claiming_size
 
 Box = tuple[float, float, float, float]
 
@@ -98,15 +97,6 @@ def _encode(image: Image.Image, fmt: str, **params: object) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **params)
     return buffer.getvalue()
-
-
-def _png_claiming_size(width: int, height: int) -> bytes:
-    """A tiny PNG whose IHDR (with a valid CRC) claims ``width`` x ``height``."""
-    data = bytearray(_encode(Image.new("L", (4, 3), 255), "PNG"))
-    assert data[12:16] == b"IHDR"
-    data[16:24] = struct.pack(">II", width, height)
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
-    return bytes(data)
 
 
 @pytest.fixture
@@ -319,10 +309,10 @@ def test_exif_orientation_is_applied() -> None:
 
 def test_decompression_bomb_header_is_refused_before_decoding(decoded_sizes: list[tuple[int, int]]) -> None:
     with pytest.raises(ImageError, match=r"too large|page limit"):
-        load_page_image(_png_claiming_size(100_000, 100_000))
+        load_page_image(png_claiming_size(100_000, 100_000))
     # Under PIL's own bomb limit but past a page side.
     with pytest.raises(ImageError, match="40000x1000 pixels, beyond the page limit"):
-        load_page_image(_png_claiming_size(40_000, 1_000))
+        load_page_image(png_claiming_size(40_000, 1_000))
 
     assert decoded_sizes == []
 
@@ -344,7 +334,7 @@ def test_page_limits_are_configurable(tmp_path: Path, decoded_sizes: list[tuple[
     [
         (b"", "empty"),
         (b"this is not an image at all", "not a readable image"),
-        (_png_claiming_size(0, 10), "not a readable image|no pixels"),
+        (png_claiming_size(0, 10), "not a readable image|no pixels"),
     ],
     ids=["empty", "garbage", "zero-width"],
 )
