@@ -16,14 +16,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-# Names of recognition.uncertainty.UNCERTAINTY_SCORES, repeated here so the web
-# process never imports PyTorch; a test keeps the two in step.
-UNCERTAINTY_SCORE_CHOICES = [
-    ("mean_log_prob", "negative mean log character confidence"),
-    ("min_char_prob", "1 - probability of the least confident character"),
-    ("ctc_nll", "CTC negative log-likelihood per character"),
-    ("beam_margin", "runner-up beam probability relative to the best"),
-]
+# numpy only: the web process never imports PyTorch.
+from recognition.selection import DEFAULT_STRATEGY, STRATEGIES
 
 
 class Project(models.Model):
@@ -50,8 +44,11 @@ class Project(models.Model):
     min_eval_lines = models.PositiveIntegerField(
         default=50, help_text="Eval lines are served first until this many of them are labeled."
     )
-    uncertainty_score = models.CharField(
-        max_length=32, choices=UNCERTAINTY_SCORE_CHOICES, default="mean_log_prob", help_text="What the queue ranks by."
+    selection_strategy = models.CharField(
+        max_length=32,
+        choices=list(STRATEGIES.items()),
+        default=DEFAULT_STRATEGY,
+        help_text="How the queue picks the next line (recognition.selection; see benchmarks/ACTIVE_LEARNING.md).",
     )
     model_preset = models.CharField(
         max_length=16,

@@ -130,7 +130,7 @@ def verified_lines_since_last_model(*, project: Project, at_most: int | None = N
     )
     lines = Line.objects.filter(
         project=project, split=Line.Split.TRAIN, current_transcription__status=Transcription.Status.VERIFIED
-    )
+    ).exclude(current_transcription__source=Transcription.Source.MODEL_ACCEPTED)
     if since is not None:
         lines = lines.filter(current_transcription__created_at__gt=since)
     if at_most is not None:

@@ -13,7 +13,10 @@ loading works), so it can be read without trusting pickled code::
         "lm": {...} | None,             # CharNGramLM.to_dict()
         "meta": {...},                  # step, lines trained, timings, parent
         "training": {...} | None,       # optimizer etc., only in resumable ``last.pt``
+        "calibration": {...} | None,    # Calibration.to_dict(), fitted on validation lines
     }
+
+``calibration`` is optional (older checkpoints lack it).
 
 Writes are atomic: a temporary file in the same folder, fsync, then rename,
 so a worker killed mid-write never leaves a truncated ``best.pt``.
@@ -50,6 +53,9 @@ class LoadedModel:
     meta: dict[str, Any] = field(default_factory=dict)
     lm: CharNGramLM | None = None
     training: dict[str, Any] | None = None
+    # Calibration.to_dict() (recognition.calibration); a plain dict here so
+    # the loader stays independent of how confidences are calibrated.
+    calibration: dict[str, Any] | None = None
 
 
 def checkpoint_dict(
@@ -60,6 +66,7 @@ def checkpoint_dict(
     meta: dict[str, Any] | None = None,
     lm: CharNGramLM | None = None,
     training: dict[str, Any] | None = None,
+    calibration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     if model.config.num_classes != codec.num_classes:
         raise ValueError(f"model has {model.config.num_classes} classes, codec {codec.num_classes}")
@@ -74,6 +81,7 @@ def checkpoint_dict(
         "lm": lm.to_dict() if lm is not None else None,
         "meta": dict(meta or {}),
         "training": training,
+        "calibration": calibration,
     }
 
 
@@ -127,4 +135,5 @@ def from_dict(data: Any, *, device: torch.device | str = "cpu", name: str = "<ch
         meta=dict(data.get("meta") or {}),
         lm=lm,
         training=data.get("training"),
+        calibration=data.get("calibration"),
     )

@@ -131,11 +131,36 @@ class CRNN(nn.Module):
         """Main and shortcut (T, B, C) log-probs; the shortcut is None when disabled."""
         return self._forward(images, None, with_shortcut=True)
 
-    def _forward(
-        self, images: torch.Tensor, widths: torch.Tensor | None, *, with_shortcut: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        features = self.features(images)  # (T, B, F)
-        x = self.dropout(features)
+    def forward_with_embeddings(
+        self, images: torch.Tensor, widths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(T, B, C) log-probs (as :meth:`forward`) and (B, 2 * lstm_hidden) line embeddings.
+
+        A line's embedding is the mean of its BiLSTM outputs over its valid
+        frames (all frames without ``widths``): the model's own summary of the
+        line, for diversity-aware selection. Pooling costs one reduction, so
+        scoring with embeddings runs as fast as without.
+        """
+        main, hidden = self.sequence(self.features(images), widths)
+        return main, self.pool(hidden, widths)
+
+    def sequence(self, features: torch.Tensor, widths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(T, B, F) CNN features -> (T, B, C) log-probs and the (T, B, 2 * lstm_hidden) BiLSTM outputs.
+
+        Separate from :meth:`features` so MC dropout can run the CNN once and
+        only the stochastic part (dropout, LSTM, head) K times.
+        """
+        return self._sequence(self.dropout(features), widths)
+
+    def pool(self, hidden: torch.Tensor, widths: torch.Tensor | None = None) -> torch.Tensor:
+        """(T, B, D) per-frame outputs -> (B, D) means over each line's valid frames."""
+        if widths is None:
+            return hidden.mean(dim=0)
+        lengths = torch.clamp(self.output_lengths(widths), max=hidden.shape[0]).to(hidden.device)
+        mask = (torch.arange(hidden.shape[0], device=hidden.device)[:, None] < lengths[None, :]).to(hidden.dtype)
+        return (hidden * mask[:, :, None]).sum(dim=0) / lengths[:, None].to(hidden.dtype)
+
+    def _sequence(self, x: torch.Tensor, widths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         if widths is None:
             y, _ = self.rnn(x)
         else:
@@ -143,7 +168,14 @@ class CRNN(nn.Module):
             packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
             y_packed, _ = self.rnn(packed)
             y, _ = pad_packed_sequence(y_packed, total_length=x.shape[0])
-        main = torch.log_softmax(self.head(self.dropout(y)), dim=-1)
+        return torch.log_softmax(self.head(self.dropout(y)), dim=-1), y
+
+    def _forward(
+        self, images: torch.Tensor, widths: torch.Tensor | None, *, with_shortcut: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        features = self.features(images)  # (T, B, F)
+        x = self.dropout(features)
+        main, _ = self._sequence(x, widths)
         aux = None
         if with_shortcut and self.shortcut is not None:
             # Conv1d wants (B, F, T); back to (T, B, C) for CTC.

@@ -22,6 +22,7 @@ import math
 import os
 import random
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -33,7 +34,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from recognition.augment import AugmentConfig
-from recognition.checkpoint import checkpoint_dict, load_checkpoint, save_atomic
+from recognition.calibration import fit_calibration
+from recognition.checkpoint import checkpoint_dict, from_dict, load_checkpoint, save_atomic
 from recognition.codec import Codec
 from recognition.data import (
     BucketBatchSampler,
@@ -75,6 +77,9 @@ class TrainConfig:
     threads: int | None = None
     lm_order: int = 6
     shortcut_weight: float = 0.1
+    # Fit a confidence calibration (recognition.calibration) on the
+    # validation lines with the best model and store it in best.pt.
+    calibrate: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,6 +112,8 @@ class EvalResult:
     loss: float
     hypotheses: list[str]
     seconds: float
+    # Per line p(labels | x) of the greedy output (the line confidence).
+    confidences: list[float] = field(default_factory=list)
 
     def metrics(self) -> dict[str, float]:
         return {"cer": self.cer, "wer": self.wer, "ser": self.ser, "loss": self.loss}
@@ -124,6 +131,8 @@ class TrainResult:
     stopped_because: str
     parameters: int
     history: list[dict[str, float]] = field(default_factory=list)
+    # Calibration.to_dict() stored in best.pt; None when not fitted.
+    calibration: dict[str, Any] | None = None
 
     @property
     def lines_per_second(self) -> float:
@@ -165,6 +174,7 @@ def evaluate(
     model.eval()
     ctc = nn.CTCLoss(blank=0, reduction="sum", zero_infinity=True)
     hypotheses = [""] * len(dataset)
+    confidences = [0.0] * len(dataset)
     total_loss = 0.0
     for indices in width_sorted_batches(dataset.widths(), batch_size):
         batch = collate([dataset[i] for i in indices]).to(device)
@@ -173,7 +183,8 @@ def evaluate(
         total_loss += float(ctc(log_probs.cpu(), batch.targets, lengths.cpu(), batch.target_lengths))
         frames = log_probs.cpu().numpy()
         for row, index in enumerate(batch.indices):
-            hypotheses[index] = greedy_decode(frames[: int(lengths[row]), row], codec).text
+            decoded = greedy_decode(frames[: int(lengths[row]), row], codec)
+            hypotheses[index], confidences[index] = decoded.text, decoded.confidence
     model.train(was_training)
     return EvalResult(
         cer=cer(texts, hypotheses),
@@ -182,6 +193,7 @@ def evaluate(
         loss=total_loss / max(1, len(dataset)),
         hypotheses=hypotheses,
         seconds=time.perf_counter() - start,
+        confidences=confidences,
     )
 
 
@@ -414,6 +426,7 @@ def train(
         best_cer = result.cer
         save(best_path, result.metrics(), with_training=False)
         save(last_path, result.metrics(), with_training=True)
+    calibration = _calibrate(best_path, val_set, val_texts, device) if config.calibrate else None
     return TrainResult(
         best_checkpoint=best_path,
         last_checkpoint=last_path,
@@ -425,7 +438,28 @@ def train(
         stopped_because=stopped_because,
         parameters=count_parameters(model),
         history=history,
+        calibration=calibration,
     )
+
+
+def _calibrate(best_path: Path, val_set: LineDataset, val_texts: Sequence[str], device: torch.device) -> dict[str, Any]:
+    """Fit the best model's confidence calibration on the validation lines and store it in ``best_path``.
+
+    A line counts as correct when its greedy reading equals the ground truth
+    after NFC. Rewritten atomically, like every checkpoint write.
+    """
+    data = torch.load(best_path, map_location="cpu", weights_only=True)
+    best = from_dict(data, device=device, name=str(best_path))
+    result = evaluate(best.model, val_set, val_texts, best.codec, device=device)
+    correct = [_nfc(ref) == _nfc(hyp) for ref, hyp in zip(val_texts, result.hypotheses, strict=True)]
+    calibration = fit_calibration(result.confidences, correct).to_dict()
+    data["calibration"] = calibration
+    save_atomic(data, best_path)
+    return calibration
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
 
 
 def with_overrides(config: TrainConfig, **overrides: Any) -> TrainConfig:

@@ -39,6 +39,18 @@ class ModelVersionOutput(serializers.Serializer):
     ser = serializers.FloatField(allow_null=True)
     train_lines = serializers.IntegerField()
     alphabet = serializers.CharField()
+    calibration = serializers.DictField(
+        help_text="method, ece_before, ece_after, fitted_lines, fitted_accuracy (on the eval lines); {} if none"
+    )
+    accept_threshold = serializers.FloatField(
+        allow_null=True, help_text="Calibrated confidence from which lines may be auto-accepted; null: none"
+    )
+    accept_coverage = serializers.FloatField(
+        allow_null=True, help_text="Share of the eval lines that threshold accepts (an optimistic estimate)"
+    )
+    accept_max_error = serializers.FloatField(
+        source="project.auto_accept_max_error", help_text="The project's target line error among accepted lines"
+    )
     created_at = serializers.DateTimeField()
 
 

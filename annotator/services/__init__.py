@@ -18,11 +18,10 @@ from annotator.services.labeling import (
 )
 from annotator.services.review import line_review
 from annotator.services.schedules import training_schedule_set
+from annotator.services.scoring import lines_auto_accept, prediction_batch_store, predictions_refresh
 from annotator.services.training import (
     TrainingError,
     model_version_promote,
-    prediction_batch_store,
-    predictions_refresh,
     training_run_cancel,
     training_run_execute,
     training_run_recover_stale,
@@ -47,6 +46,7 @@ __all__ = [
     "line_review",
     "line_sample_key",
     "line_uncertainty_refresh",
+    "lines_auto_accept",
     "model_version_promote",
     "prediction_batch_store",
     "predictions_refresh",

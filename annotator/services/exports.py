@@ -5,7 +5,7 @@ What each format holds, for every line the text a user would trust most: the
 current human (or imported, or model-accepted) text, else the active model's
 reading, with its confidences. PAGE and ALTO need pages, so crops imported
 without a page appear only in the text and line-folder exports; the line
-folder holds verified lines only, since it is training data for other tools.
+folder holds human-verified lines only, since it is training data for other tools.
 """
 
 from __future__ import annotations
@@ -198,9 +198,9 @@ def _write_lines(job: ExportJob, archive: zipfile.ZipFile) -> None:
     """Verified lines as ``<name>.png`` + ``<name>.gt.txt`` (kraken, tesstrain), with
     the fixed split so another tool can evaluate on the same lines."""
     lines = list(
-        Line.objects.filter(
-            project=job.project, current_transcription__status=Transcription.Status.VERIFIED
-        ).select_related("current_transcription")
+        Line.objects.filter(project=job.project, current_transcription__status=Transcription.Status.VERIFIED)
+        .exclude(current_transcription__source=Transcription.Source.MODEL_ACCEPTED)
+        .select_related("current_transcription")
     )
     split: dict[str, list[str]] = {"train": [], "eval": []}
     for done, line in enumerate(lines, start=1):

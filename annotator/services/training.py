@@ -11,10 +11,8 @@ The life of a run::
     training_run_recover_stale   a running run whose heartbeat stopped lost its worker:
                              failed ("worker lost") and requeued as a new run, attempt + 1
 
-After a promotion ``predictions_refresh`` enqueues one ``prediction_batch_store``
-task per batch of unverified lines; each batch writes its predictions and moves
-those lines' ``Line.uncertainty`` in one transaction, so the queue follows the
-new model batch by batch.
+After a promotion, ``scoring.predictions_refresh`` re-scores the unverified
+lines batch by batch (see annotator/services/scoring.py).
 
 PyTorch is imported inside the functions only the workers run: the web process
 imports this module (label_submit's threshold trigger, the manual trigger) and
@@ -26,25 +24,25 @@ from __future__ import annotations
 import logging
 import math
 import time
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
-from annotator.models import Line, ModelVersion, Prediction, Project, TrainingRun, Transcription
+from annotator.models import Line, ModelVersion, Project, TrainingRun, Transcription
 from annotator.permissions import AnyUser, membership_require, user_pk
 from annotator.selectors import project_active_model, verified_lines_since_last_model
 from annotator.storage import storage_local_path, storage_publish, storage_work_dir
 
 if TYPE_CHECKING:
     from recognition.data import LineSample
+    from recognition.infer import Prediction as Reading
     from recognition.infer import Recognizer
     from recognition.train import Progress
 
@@ -194,7 +192,7 @@ def training_run_recover_stale(*, project: Project | None = None, now: datetime 
 # --- the training job --------------------------------------------------------
 
 
-def _finite(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON for PostgreSQL: NaN and infinities become null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -216,7 +214,7 @@ class _ProgressWriter:
         if not progress.evaluated and now - self.last_write < self.interval:
             return True
         self.last_write = now
-        report = {name: _finite(value) for name, value in asdict(progress).items()}
+        report = {name: json_safe(value) for name, value in asdict(progress).items()}
         try:
             return _run_touch(self.run_id, progress={"phase": "training", **report})
         except DatabaseError:
@@ -242,6 +240,8 @@ def _verified_samples(project: Project, split: str) -> list[LineSample]:
         .select_related("current_transcription")
         .order_by("id")
     )
+    if not project.train_on_model_accepted:
+        lines = lines.exclude(current_transcription__source=Transcription.Source.MODEL_ACCEPTED)
     return [
         LineSample(id=str(line.pk), text=line.current_transcription.text, path=storage_local_path(line.crop.name or ""))
         for line in lines
@@ -264,12 +264,43 @@ def _train_config() -> Any:
     return TrainConfig(**values)
 
 
-def _read(recognizer: Recognizer, samples: Sequence[LineSample]) -> dict[str, float]:
+def _read(recognizer: Recognizer, samples: Sequence[LineSample]) -> tuple[dict[str, float], list[Reading]]:
     from recognition.metrics import cer, ser, wer
 
     texts = [sample.text for sample in samples]
-    hypotheses = [prediction.text for prediction in recognizer.predict([sample.load() for sample in samples])]
-    return {"cer": cer(texts, hypotheses), "wer": wer(texts, hypotheses), "ser": ser(texts, hypotheses)}
+    predictions = recognizer.predict([sample.load() for sample in samples])
+    hypotheses = [prediction.text for prediction in predictions]
+    metrics = {"cer": cer(texts, hypotheses), "wer": wer(texts, hypotheses), "ser": ser(texts, hypotheses)}
+    return metrics, predictions
+
+
+def _acceptance(
+    recognizer: Recognizer, samples: Sequence[LineSample], predictions: Sequence[Reading], max_error: float
+) -> dict[str, Any]:
+    """The model's calibration and the auto-accept threshold that keeps the
+    line error under ``max_error`` on the eval lines, with the share of them
+    it accepts. The calibration was fitted on these same lines (the run's
+    validation set), so the coverage is an optimistic estimate."""
+    from recognition.calibration import auto_accept_threshold
+
+    calibration = recognizer.calibration
+    if calibration is None or not samples:
+        return {"calibration": {}, "accept_threshold": None, "accept_coverage": None}
+    calibrated = calibration.apply([prediction.confidence for prediction in predictions])
+    correct = [
+        unicodedata.normalize("NFC", p.text) == unicodedata.normalize("NFC", sample.text)
+        for p, sample in zip(predictions, samples, strict=True)
+    ]
+    threshold, coverage = auto_accept_threshold(calibrated, correct, max_line_error=max_error)
+    return {
+        "calibration": json_safe_dict(calibration.to_dict()),
+        "accept_threshold": threshold if math.isfinite(threshold) else None,
+        "accept_coverage": coverage,
+    }
+
+
+def json_safe_dict(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: json_safe(value) for key, value in data.items()}
 
 
 def _claim(run: TrainingRun) -> bool:
@@ -367,10 +398,12 @@ def _train_and_judge(run: TrainingRun) -> None:
     from recognition.infer import Recognizer
 
     threads = settings.LINEPROOF_TRAIN_THREADS
-    new_metrics = _read(Recognizer.load(result.best_checkpoint, threads=threads), eval_samples)
+    recognizer = Recognizer.load(result.best_checkpoint, threads=threads)
+    new_metrics, new_predictions = _read(recognizer, eval_samples)
+    acceptance = _acceptance(recognizer, eval_samples, new_predictions, project.auto_accept_max_error)
     old_metrics = None
     if init is not None:
-        old_metrics = _read(Recognizer.load(init, threads=threads), eval_samples)
+        old_metrics, _ = _read(Recognizer.load(init, threads=threads), eval_samples)
     better = old_metrics is None or new_metrics["cer"] < old_metrics["cer"]
     decision = "promoted" if better else "rejected"
     log.append(
@@ -402,6 +435,7 @@ def _train_and_judge(run: TrainingRun) -> None:
             ser=new_metrics["ser"],
             train_lines=len(train_samples),
             status=ModelVersion.Status.CANDIDATE if better else ModelVersion.Status.REJECTED,
+            **acceptance,
         )
         version.refresh_from_db()
         if better:
@@ -446,102 +480,3 @@ def model_version_promote(*, model_version: ModelVersion) -> ModelVersion:
 
         tasks.predictions_refresh.delay_on_commit(model_version.pk)
     return model_version
-
-
-def _unverified_lines(project_id: int) -> Any:
-    return Line.objects.filter(project_id=project_id).exclude(
-        current_transcription__status=Transcription.Status.VERIFIED
-    )
-
-
-def predictions_refresh(*, model_version: ModelVersion, batch_size: int | None = None) -> list[list[int]]:
-    """Enqueue re-scoring of every unverified line under ``model_version``, one
-    ``prediction_batch_store`` task per batch, the top of the current queue
-    first (those lines are served next). Returns the batches; nothing when the
-    version is no longer active."""
-    if model_version.status != ModelVersion.Status.ACTIVE:
-        return []
-    size = batch_size or settings.LINEPROOF_RESCORE_BATCH_SIZE
-    ids = list(
-        _unverified_lines(model_version.project_id)
-        .order_by(F("uncertainty").desc(nulls_first=True), "cold_rank", "id")
-        .values_list("pk", flat=True)
-    )
-    batches = [ids[start : start + size] for start in range(0, len(ids), size)]
-    from annotator import tasks
-
-    for batch in batches:
-        tasks.prediction_batch_store.delay_on_commit(model_version.pk, batch)
-    return batches
-
-
-@lru_cache(maxsize=2)
-def _recognizer(path: str, mtime: float) -> Recognizer:
-    from recognition.infer import Recognizer
-
-    return Recognizer.load(path, threads=settings.LINEPROOF_INFER_THREADS)
-
-
-def prediction_batch_store(*, model_version: ModelVersion, line_ids: Sequence[int]) -> int:
-    """Read ``line_ids`` with ``model_version``, store a Prediction per line
-    (replacing this version's earlier one: safe to run twice) and move those
-    lines' ``Line.uncertainty`` to the project's ranking score, so the queue
-    uses the new ranking as soon as the batch lands. Verified lines and lines
-    whose crop cannot be read are left out. Returns the lines stored."""
-    from recognition.images import ImageError, load_line_image
-
-    model_version.refresh_from_db()
-    if model_version.status != ModelVersion.Status.ACTIVE:
-        return 0  # superseded: a newer model's scores must not be overwritten
-    project = model_version.project
-    images, lines = [], []
-    for line in _unverified_lines(project.pk).filter(pk__in=line_ids).order_by("id"):
-        try:
-            with line.crop.open("rb") as handle:
-                images.append(load_line_image(handle.read()))
-        except (ImageError, OSError) as error:
-            logger.warning("line %s: crop unreadable, not scored: %s", line.pk, error)
-            continue
-        lines.append(line)
-    if not lines:
-        return 0
-    path = _checkpoint_path(model_version)
-    recognizer = _recognizer(str(path), path.stat().st_mtime)
-    predictions = recognizer.predict(images)
-    score = project.uncertainty_score
-    rows = [
-        Prediction(
-            line=line,
-            model_version=model_version,
-            text=prediction.text,
-            confidence=prediction.confidence,
-            char_confidences=[_finite(c) for c in prediction.char_confidences],
-            spans=[list(span) for span in prediction.spans],
-            uncertainty=prediction.uncertainty.get(score),
-            scores={name: _finite(value) for name, value in prediction.uncertainty.to_dict().items()},
-        )
-        for line, prediction in zip(lines, predictions, strict=True)
-    ]
-    with transaction.atomic():
-        Prediction.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["line", "model_version"],
-            update_fields=["text", "confidence", "char_confidences", "spans", "uncertainty", "scores", "created_at"],
-        )
-        # Only while this version is still active, tested in the same
-        # statement: a promotion that landed since the check above must not
-        # have its ranking overwritten by the older model's scores.
-        still_active = ModelVersion.objects.filter(pk=model_version.pk, status=ModelVersion.Status.ACTIVE)
-        Line.objects.filter(pk__in=[line.pk for line in lines]).filter(Exists(still_active)).update(
-            uncertainty=Subquery(
-                Prediction.objects.filter(line=OuterRef("pk"), model_version=model_version).values("uncertainty")[:1]
-            )
-        )
-    # Submissions still waiting for review are judged against the new reading.
-    from annotator.services.labeling import line_disagreement_refresh
-
-    for line in lines:
-        if line.current_transcription_id is not None:
-            line_disagreement_refresh(line=line)
-    return len(rows)

@@ -170,7 +170,7 @@ def test_import_label_retrain_promote_and_rerank_by_themselves(workers: Workers)
         min_eval_lines=5,
         eval_share=0.25,
         top_window=1,
-        uncertainty_score="min_char_prob",
+        selection_strategy="min_char_prob",
     )
     admin = APIClient()
     admin.force_authenticate(make_member(project, Membership.Role.ADMIN))

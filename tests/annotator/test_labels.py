@@ -7,7 +7,7 @@ import re
 import pytest
 
 from annotator.errors import ConflictError, InvalidInputError
-from annotator.models import UNCERTAINTY_SCORE_CHOICES, Line, Membership, ModelVersion, Transcription
+from annotator.models import Line, Membership, ModelVersion, Project, Transcription
 from annotator.selectors import line_previous, verified_lines_since_last_model
 from annotator.services import MAX_TEXT_LENGTH, draft_save, label_submit, line_claim, line_sample_key
 from tests.annotator.factories import client_id, make_lines, make_member, make_project
@@ -32,10 +32,13 @@ def test_line_create_fixes_the_split_from_the_key() -> None:
     assert eval_share == pytest.approx(0.25, abs=0.08)
 
 
-def test_uncertainty_choices_match_the_recognizer() -> None:
+def test_every_uncertainty_score_is_a_selection_strategy() -> None:
+    from recognition.selection import STRATEGIES
     from recognition.uncertainty import UNCERTAINTY_SCORES
 
-    assert {name for name, _ in UNCERTAINTY_SCORE_CHOICES} == set(UNCERTAINTY_SCORES)
+    choices = {name for name, _ in Project._meta.get_field("selection_strategy").choices or []}
+    assert choices == set(STRATEGIES)
+    assert set(UNCERTAINTY_SCORES) <= choices
 
 
 @pytest.mark.django_db

@@ -103,6 +103,8 @@ def test_first_model_then_a_better_one_are_promoted_and_rescoring_reorders_the_q
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     project, _admin = world
+    Project.objects.filter(pk=project.pk).update(selection_strategy="ctc_nll")
+    project.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
         first = run_once(project, tiny_training, max_steps=2, eval_every=2)
     assert first.status == TrainingRun.Status.SUCCEEDED, first.error
@@ -127,6 +129,11 @@ def test_first_model_then_a_better_one_are_promoted_and_rescoring_reorders_the_q
     assert second.progress["active_metrics"]["cer"] == pytest.approx(first_model.cer)
     assert model.train_lines == len(TEXTS)
     assert set(model.alphabet) == set("".join(TEXTS))
+    # Calibrated on the eval lines, with the auto-accept threshold measured there.
+    assert model.calibration["method"] in {"identity", "platt", "isotonic"}
+    assert model.calibration["fitted_lines"] == second.progress["eval_lines"]
+    assert model.accept_coverage is not None
+    assert 0.0 <= model.accept_coverage <= 1.0
     first_model.refresh_from_db()
     assert first_model.status == ModelVersion.Status.RETIRED
 
@@ -142,9 +149,9 @@ def test_first_model_then_a_better_one_are_promoted_and_rescoring_reorders_the_q
     assert prediction_batch_store(model_version=model, line_ids=batches[1]) == 1  # idempotent
     stored = Prediction.objects.filter(model_version=model)
     assert stored.count() == 3
-    assert set(stored.first().scores) == {"mean_log_prob", "min_char_prob", "ctc_nll", "beam_margin"}  # type: ignore[union-attr]
+    assert set(stored.first().scores) >= {"mean_log_prob", "min_char_prob", "ctc_nll", "beam_margin"}  # type: ignore[union-attr]
     for prediction in stored:
-        assert prediction.uncertainty == pytest.approx(prediction.scores["mean_log_prob"])
+        assert prediction.uncertainty == pytest.approx(prediction.scores["ctc_nll"])
         assert Line.objects.get(pk=prediction.line_id).uncertainty == pytest.approx(prediction.uncertainty)
 
     # The queue now serves the most uncertain line first.

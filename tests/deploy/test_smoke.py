@@ -65,7 +65,7 @@ from annotator.models import Membership, Project
 
 project = Project.objects.create(
     name="smoke", model_preset="tiny", retrain_threshold=10, eval_share=0.25, min_eval_lines=3,
-    top_window=1, uncertainty_score="min_char_prob",
+    top_window=1, selection_strategy="min_char_prob",
 )
 for name, role in [("admin", "admin"), ("labeler1", "labeler"), ("labeler2", "labeler")]:
     user = User.objects.create_user(username=name, password=PASSWORD)

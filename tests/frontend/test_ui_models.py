@@ -44,7 +44,12 @@ def test_the_models_page_shows_a_running_trainings_progress(
     ModelVersion.objects.create(
         project=world.project, parent=first, status="rejected", cer=0.25, wer=0.5, ser=0.92, train_lines=80
     )
-    ModelVersion.objects.filter(pk=world.model.pk).update(parent=first)
+    ModelVersion.objects.filter(pk=world.model.pk).update(
+        parent=first,
+        calibration={"method": "platt", "ece_before": 0.12, "ece_after": 0.031, "fitted_lines": 40},
+        accept_threshold=0.97,
+        accept_coverage=0.35,
+    )
     TrainingRun.objects.create(
         project=world.project,
         status="succeeded",
@@ -68,7 +73,9 @@ def test_the_models_page_shows_a_running_trainings_progress(
     expect(bar).to_have_attribute("aria-valuenow", "30")
     expect(page.locator(".run")).to_contain_text("Validation CER")
     expect(page.locator("svg.chart circle")).to_have_count(3)
-    expect(page.locator("table").first).to_contain_text("8.3 %")
+    expect(page.locator(".versions table")).to_contain_text("8.3 %")
+    expect(page.locator(".versions table")).to_contain_text("12.0 % → 3.1 %")  # the measured calibration
+    expect(page.locator(".versions table")).to_contain_text("35.0 % at ≤ 1.0 % errors")
     expect(page.get_by_role("button", name="Stop this run")).to_be_visible()
     screenshot(page, "models")
 

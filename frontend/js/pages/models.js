@@ -30,7 +30,7 @@ class ModelsPage {
     this.admin = project.role === 'admin';
     this.pollTimer = null;
     this.chartBox = h('div');
-    this.table = h('div');
+    this.table = h('div', {class: 'table-scroll'});
     this.runBox = h('section', {class: 'card run', 'aria-labelledby': 'run-title'});
     this.runsTable = h('div');
     this.scheduleBox = h('section', {class: 'card schedule', 'aria-labelledby': 'schedule-title', hidden: !this.admin});
@@ -44,7 +44,6 @@ class ModelsPage {
           'div',
           {},
           h('section', {class: 'card', 'aria-labelledby': 'chart-title'}, h('h2', {id: 'chart-title'}, 'CER against verified lines'), this.chartBox, legend()),
-          h('section', {'aria-labelledby': 'versions-title'}, h('h2', {id: 'versions-title'}, 'Versions'), this.table),
         ),
         h(
           'div',
@@ -54,6 +53,8 @@ class ModelsPage {
           h('section', {'aria-labelledby': 'runs-title'}, h('h2', {id: 'runs-title'}, 'Recent training runs'), this.runsTable),
         ),
       ),
+      // Full width: the versions table has nine columns.
+      h('section', {class: 'versions', 'aria-labelledby': 'versions-title'}, h('h2', {id: 'versions-title'}, 'Versions'), this.table),
     );
   }
 
@@ -95,8 +96,8 @@ class ModelsPage {
         h(
           'thead',
           {},
-          h('tr', {}, ['Version', 'Status', 'CER', 'WER', 'SER', 'Lines', 'Trained'].map((label, i) =>
-            h('th', {scope: 'col', class: i >= 2 && i <= 5 ? 'num' : null}, label))),
+          h('tr', {}, ['Version', 'Status', 'CER', 'WER', 'SER', 'Lines', 'Calibration (ECE)', 'Auto-accept', 'Trained'].map(
+            (label, i) => h('th', {scope: 'col', class: i >= 2 && i <= 7 ? 'num' : null}, label))),
         ),
         h(
           'tbody',
@@ -111,7 +112,12 @@ class ModelsPage {
               h('td', {class: 'num'}, percent(m.wer)),
               h('td', {class: 'num'}, percent(m.ser)),
               h('td', {class: 'num'}, String(m.train_lines)),
-              h('td', {}, formatDate(m.created_at)),
+              h('td', {class: 'num', title: calibrationTitle(m)}, calibrationText(m)),
+              h('td', {class: 'num', title: `lines whose calibrated confidence is at least ${m.accept_threshold ?? '-'}`},
+                m.accept_coverage === null || m.accept_coverage === undefined
+                  ? '–'
+                  : `${percent(m.accept_coverage)} at ≤ ${percent(m.accept_max_error)} errors`),
+              h('td', {class: 'nowrap'}, formatDate(m.created_at)),
             ),
           ),
         ),
@@ -281,4 +287,18 @@ class ModelsPage {
     });
     replace(this.scheduleBox, h('h2', {id: 'schedule-title'}, 'Schedule'), form, message);
   }
+}
+
+
+/** "2.1 % → 0.4 %": expected calibration error on the eval lines, raw and calibrated. */
+function calibrationText(m) {
+  const c = m.calibration || {};
+  if (c.ece_before === undefined || c.ece_before === null) return '–';
+  return `${percent(c.ece_before)} → ${percent(c.ece_after)}`;
+}
+
+function calibrationTitle(m) {
+  const c = m.calibration || {};
+  if (!c.method) return 'no calibration';
+  return `${c.method} calibration fitted on ${c.fitted_lines} eval lines (${percent(c.fitted_accuracy)} read exactly right)`;
 }

@@ -1,0 +1,196 @@
+"""Re-scoring after a promotion, and auto-accepting what the model is sure of.
+
+``predictions_refresh`` enqueues one ``prediction_batch_store`` task per batch
+of unverified lines; each batch reads its lines once with the active model
+(``recognition.selection.pool_scores``: MC dropout passes or embeddings only
+when the project's strategy needs them), stores a Prediction per line and
+moves the lines' ``Line.uncertainty`` to the strategy's priority
+(``recognition.selection.line_priorities``, the same function the simulation
+benchmark measures) in one transaction, so the queue follows the new model
+batch by batch.
+
+Auto-accept: with ``project.auto_accept`` on, a training line whose calibrated
+confidence reaches the model version's acceptance threshold (chosen at training
+time to keep the line error among accepted lines under
+``project.auto_accept_max_error``) gets the model's text as a ``model_accepted``
+transcription: out of the queue, listed for review, never counted as human
+work, and trained on only when the project opts in. Eval lines are never
+accepted: evaluation needs human truth.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from annotator.models import Line, ModelVersion, Prediction, Project, Transcription
+from annotator.services.labeling import line_disagreement_refresh
+from annotator.services.training import json_safe
+from annotator.storage import storage_local_path
+
+if TYPE_CHECKING:
+    from recognition.infer import Recognizer
+
+logger = logging.getLogger(__name__)
+
+
+def _unverified_lines(project_id: int) -> Any:
+    return Line.objects.filter(project_id=project_id).exclude(
+        current_transcription__status=Transcription.Status.VERIFIED
+    )
+
+
+def predictions_refresh(*, model_version: ModelVersion, batch_size: int | None = None) -> list[list[int]]:
+    """Enqueue re-scoring of every unverified line under ``model_version``, one
+    ``prediction_batch_store`` task per batch, the top of the current queue
+    first (those lines are served next). Returns the batches; nothing when the
+    version is no longer active."""
+    if model_version.status != ModelVersion.Status.ACTIVE:
+        return []
+    size = batch_size or settings.LINEPROOF_RESCORE_BATCH_SIZE
+    ids = list(
+        _unverified_lines(model_version.project_id)
+        .order_by(F("uncertainty").desc(nulls_first=True), "cold_rank", "id")
+        .values_list("pk", flat=True)
+    )
+    batches = [ids[start : start + size] for start in range(0, len(ids), size)]
+    from annotator import tasks
+
+    for batch in batches:
+        tasks.prediction_batch_store.delay_on_commit(model_version.pk, batch)
+    return batches
+
+
+@lru_cache(maxsize=2)
+def _recognizer(path: str, mtime: float) -> Recognizer:
+    from recognition.infer import Recognizer
+
+    return Recognizer.load(path, threads=settings.LINEPROOF_INFER_THREADS)
+
+
+def prediction_batch_store(*, model_version: ModelVersion, line_ids: Sequence[int]) -> int:
+    """Read ``line_ids`` with ``model_version``, store a Prediction per line
+    (replacing this version's earlier one: safe to run twice) and move those
+    lines' ``Line.uncertainty`` to the project's strategy's priority, so the
+    queue uses the new ranking as soon as the batch lands. Verified lines and
+    lines whose crop cannot be read are left out. Returns the lines stored."""
+    from recognition.images import ImageError, load_line_image
+    from recognition.selection import line_priorities, pool_scores
+
+    model_version.refresh_from_db()
+    if model_version.status != ModelVersion.Status.ACTIVE:
+        return 0  # superseded: a newer model's scores must not be overwritten
+    project = model_version.project
+    images, lines = [], []
+    for line in _unverified_lines(project.pk).filter(pk__in=line_ids).order_by("id"):
+        try:
+            with line.crop.open("rb") as handle:
+                images.append(load_line_image(handle.read()))
+        except (ImageError, OSError) as error:
+            logger.warning("line %s: crop unreadable, not scored: %s", line.pk, error)
+            continue
+        lines.append(line)
+    if not lines:
+        return 0
+    path = storage_local_path(model_version.checkpoint)
+    recognizer = _recognizer(str(path), path.stat().st_mtime)
+    strategy = project.selection_strategy
+    # Seeded by the batch, so a redelivered batch scores (and ranks) the same.
+    seed = int(min(line.pk for line in lines))
+    predictions, scores = pool_scores(recognizer, images, strategy=strategy, seed=seed)
+    priorities = line_priorities(strategy, scores, rng=np.random.default_rng(seed))
+    rows = [
+        Prediction(
+            line=line,
+            model_version=model_version,
+            text=prediction.text,
+            confidence=prediction.confidence,
+            calibrated_confidence=None if scores.calibrated is None else json_safe(float(scores.calibrated[i])),
+            char_confidences=[json_safe(c) for c in prediction.char_confidences],
+            spans=[list(span) for span in prediction.spans],
+            uncertainty=float(np.nan_to_num(priorities[i], nan=0.0, posinf=1e9, neginf=-1e9)),
+            scores=scores.line_scores(i),
+        )
+        for i, (line, prediction) in enumerate(zip(lines, predictions, strict=True))
+    ]
+    with transaction.atomic():
+        Prediction.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["line", "model_version"],
+            update_fields=[
+                "text",
+                "confidence",
+                "calibrated_confidence",
+                "char_confidences",
+                "spans",
+                "uncertainty",
+                "scores",
+                "created_at",
+            ],
+        )
+        # Only while this version is still active, tested in the same
+        # statement: a promotion that landed since the check above must not
+        # have its ranking overwritten by the older model's scores.
+        still_active = ModelVersion.objects.filter(pk=model_version.pk, status=ModelVersion.Status.ACTIVE)
+        Line.objects.filter(pk__in=[line.pk for line in lines]).filter(Exists(still_active)).update(
+            uncertainty=Subquery(
+                Prediction.objects.filter(line=OuterRef("pk"), model_version=model_version).values("uncertainty")[:1]
+            )
+        )
+    # Submissions still waiting for review are judged against the new reading.
+    for line in lines:
+        if line.current_transcription_id is not None:
+            line_disagreement_refresh(line=line)
+    lines_auto_accept(model_version=model_version, line_ids=[line.pk for line in lines])
+    return len(rows)
+
+
+def lines_auto_accept(*, model_version: ModelVersion, line_ids: Sequence[int]) -> int:
+    """Mark the lines of ``line_ids`` the model is sure enough of as
+    model-accepted (see the module docstring). Returns how many."""
+    project: Project = model_version.project
+    threshold = model_version.accept_threshold
+    if not project.auto_accept or threshold is None or model_version.status != ModelVersion.Status.ACTIVE:
+        return 0
+    sure = Prediction.objects.filter(
+        model_version=model_version,
+        line_id__in=line_ids,
+        calibrated_confidence__gte=threshold,
+        line__split=Line.Split.TRAIN,
+        line__queue_state=Line.QueueState.UNLABELED,
+        line__current_transcription__isnull=True,
+    ).exclude(text="")
+    now = timezone.now()
+    accepted = 0
+    for prediction in sure:
+        with transaction.atomic():
+            # Race: a labeler claiming the line while it is accepted. Both
+            # are conditional updates of the line row; this one only takes a
+            # line nobody holds (no live lease), and a claim only takes one
+            # still unlabeled, so a line is either served or accepted.
+            taken = (
+                Line.objects.filter(pk=prediction.line_id, queue_state=Line.QueueState.UNLABELED)
+                .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
+                .update(queue_state=Line.QueueState.LABELED, lease_user=None, lease_expires_at=None)
+            )
+            if not taken:
+                continue
+            transcription = Transcription.objects.create(
+                line_id=prediction.line_id,
+                author=None,
+                source=Transcription.Source.MODEL_ACCEPTED,
+                status=Transcription.Status.VERIFIED,
+                text=prediction.text,
+            )
+            Line.objects.filter(pk=prediction.line_id).update(current_transcription=transcription)
+            accepted += 1
+    return accepted
