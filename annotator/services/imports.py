@@ -31,11 +31,14 @@ from django.utils import timezone
 from annotator.errors import InvalidInputError
 from annotator.formats import (
     ArchiveLimits,
+    ArchiveMember,
     FormatError,
     LinePair,
     XmlPage,
     classify_archive,
+    decode_text,
     parse_layout,
+    parse_xml,
     read_zip,
 )
 from annotator.models import Document, ImportJob, Line, Page, Project, Transcription
@@ -88,8 +91,13 @@ def _check_upload(upload: File) -> str:
     upload.seek(0)
     kind = _sniff(upload.read(8))
     upload.seek(0)
+    lowered = name.lower()
+    if kind is None and lowered.endswith(".gt.txt"):
+        kind = "text"  # one half of a line pair uploaded as loose files (a folder)
+    elif kind is None and lowered.endswith(".xml"):
+        kind = "xml"
     if kind is None:
-        raise _refuse(name, "not a zip archive or a PNG, JPEG or TIFF image.")
+        raise _refuse(name, "not a zip archive, a PNG, JPEG or TIFF image, a .gt.txt or a PAGE/ALTO .xml file.")
     data = upload.read()
     upload.seek(0)
     try:
@@ -97,6 +105,10 @@ def _check_upload(upload: File) -> str:
             # Names, sizes and ratios are checked from the directory; the
             # worker reads the members through the same bounded reader.
             read_zip(data, limits=_archive_limits(), name=name)
+        elif kind == "text":
+            decode_text(data, name=name)
+        elif kind == "xml":
+            parse_xml(data, name=name)
         else:
             load_page_image(data, limits=PageLimits())
     except (FormatError, ImageError) as error:
@@ -189,8 +201,21 @@ def import_job_run(*, job: ImportJob) -> ImportJob:
     report = _Report()
     try:
         units: list[Unit] = []
+        loose: list[ArchiveMember] = []
         for stored in job.files:
-            units += _units(job=job, project=project, stored=stored, report=report)
+            with default_storage.open(stored, "rb") as handle:
+                data = handle.read()
+            name = PurePosixPath(stored).name
+            if _sniff(data[:8]) == "zip":
+                members = read_zip(data, limits=_archive_limits(), name=name)
+                units += _units(job=job, project=project, group=name, members=members, report=report)
+            else:
+                loose.append(ArchiveMember(name=name, data=data))
+        if loose:
+            # Loose files are one group, as if zipped together: a folder of
+            # line pairs, PAGE/ALTO files with their images, or page images.
+            group = f"upload-{job.pk}" if len(loose) > 1 else loose[0].name
+            units += _units(job=job, project=project, group=group, members=loose, report=report)
         for done, (name, run) in enumerate(units, start=1):
             try:
                 run()
@@ -223,28 +248,23 @@ def _reason(error: Exception) -> str:
     return str(error).removeprefix("<bytes>: ")
 
 
-def _units(*, job: ImportJob, project: Project, stored: str, report: _Report) -> list[Unit]:
-    """Split one stored upload into units of work (a page, a line pair)."""
-    upload_name = PurePosixPath(stored).name
-    with default_storage.open(stored, "rb") as handle:
-        data = handle.read()
-    kind = _sniff(data[:8])
-    if kind != "zip":
-        document = _document(project=project, name=upload_name)
-        return [(upload_name, lambda: _page_segmented(project, document, upload_name, data, report, number=None))]
-    members = read_zip(data, limits=_archive_limits(), name=upload_name)
+def _units(
+    *, job: ImportJob, project: Project, group: str, members: Sequence[ArchiveMember], report: _Report
+) -> list[Unit]:
+    """Split a group of files (a zip's members, or the loose files of an
+    upload) into units of work: a page with its lines, or one line pair."""
     contents = classify_archive(members, kind=job.kind)  # type: ignore[arg-type]
     report.rejected += [{"name": item.name, "reason": item.reason} for item in contents.rejected]
-    report.warnings += [f"{upload_name}: {warning}" for warning in contents.warnings]
-    document = _document(project=project, name=upload_name)
+    report.warnings += [f"{group}: {warning}" for warning in contents.warnings]
+    document = _document(project=project, name=group)
     units: list[Unit] = []
     for xml_page in contents.xml_pages:
-        units.append((xml_page.xml.name, _bind(_page_from_xml, project, document, upload_name, xml_page, report)))
+        units.append((xml_page.xml.name, _bind(_page_from_xml, project, document, group, xml_page, report)))
     for member in contents.page_images:
-        key = f"{upload_name}/{member.name}"
+        key = member.name if member.name == group else f"{group}/{member.name}"
         units.append((member.name, _bind(_page_segmented, project, document, key, member.data, report)))
     for pair in contents.line_pairs:
-        units.append((pair.image.name, _bind(_line_pair, project, document, upload_name, pair, report)))
+        units.append((pair.image.name, _bind(_line_pair, project, document, group, pair, report)))
     return units
 
 
@@ -354,9 +374,7 @@ def _atomic_unit(body: Callable[[_Stored], None]) -> None:
         raise
 
 
-def _page_segmented(
-    project: Project, document: Document, name: str, data: bytes, report: _Report, number: int | None = None
-) -> None:
+def _page_segmented(project: Project, document: Document, name: str, data: bytes, report: _Report) -> None:
     """A page image without XML: OpenCV cuts it into lines (recognition.pages)."""
     if _exists(project, f"{name}#1"):
         report.skipped_existing += 1

@@ -133,6 +133,32 @@ def test_page_image_is_segmented_into_lines(media_root: Path) -> None:
     ] == [1, 2]
 
 
+def test_a_folder_uploaded_as_loose_files_pairs_images_with_their_text(media_root: Path) -> None:
+    project = make_project()
+    files = [upload(f"{n}.png", line_png(text, n)) for n, text in enumerate(TEXTS)]
+    files += [upload(f"{n}.gt.txt", f"{text}\n".encode()) for n, text in enumerate(TEXTS[:2])]
+
+    job = run(project, files)
+
+    assert job.status == ImportJob.Status.SUCCEEDED, job.error
+    assert (job.report["lines_created"], job.report["lines_with_text"]) == (4, 2)
+    assert not Page.objects.exists(), "loose images beside .gt.txt files are lines, not pages"
+    texts = dict(Line.objects.filter(project=project).values_list("key", "current_transcription__text"))
+    assert texts[f"upload-{job.pk}/0.png"] == TEXTS[0]
+    assert texts[f"upload-{job.pk}/3.png"] is None
+
+
+def test_a_loose_text_file_that_is_not_utf8_is_refused_up_front(media_root: Path) -> None:
+    project = make_project()
+    admin = make_member(project, Membership.Role.ADMIN)
+
+    files = [upload("0.png", line_png("x")), upload("0.gt.txt", "café".encode("latin-1"))]
+
+    with pytest.raises(InvalidInputError, match=r"0\.gt\.txt.*UTF-8"):
+        import_job_create(project=project, user=admin, files=files)
+    assert not ImportJob.objects.exists()
+
+
 def test_running_a_job_twice_imports_once(media_root: Path) -> None:
     project = make_project()
     members = {f"{n}.png": line_png(text, n) for n, text in enumerate(TEXTS)}

@@ -95,7 +95,8 @@ export async function render(main, {project}) {
     return;
   }
   const files = h('input', {id: 'import-files', type: 'file', name: 'file', multiple: true, required: true,
-    accept: '.zip,.png,.jpg,.jpeg,.tif,.tiff,image/png,image/jpeg,image/tiff,application/zip', 'aria-describedby': 'import-help'});
+    accept: '.zip,.png,.jpg,.jpeg,.tif,.tiff,.txt,.xml,image/png,image/jpeg,image/tiff,application/zip',
+    'aria-describedby': 'import-help'});
   const kind = h('select', {id: 'import-kind', name: 'kind'}, KINDS.map(([value, label]) => h('option', {value}, label)));
   const button = h('button', {type: 'submit', class: 'primary'}, 'Upload and import');
   const uploadBar = bar('Upload');
@@ -111,8 +112,9 @@ export async function render(main, {project}) {
       h('label', {for: 'import-files'}, 'Files'),
       files,
       h('p', {class: 'muted', id: 'import-help'},
-        'Page images (PNG, JPEG, TIFF) are cut into lines; a zip may hold PAGE or ALTO XML with its images, '
-        + 'or <id>.png + <id>.gt.txt line pairs. A corrupt, oversized or unsafe file is refused and nothing is saved.')),
+        'Page images (PNG, JPEG, TIFF) are cut into lines; a zip (or the files of a folder, chosen together) may '
+        + 'hold PAGE or ALTO XML with its images, or <id>.png + <id>.gt.txt line pairs. A corrupt, oversized or '
+        + 'unsafe file is refused and nothing is saved.')),
     h('label', {for: 'import-kind'}, 'What the files are'),
     kind,
     h('div', {}, button),
