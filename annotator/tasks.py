@@ -60,9 +60,10 @@ def prediction_batch_store(model_version_id: int, line_ids: Sequence[int]) -> in
 
 @shared_task(**RETRY)
 def training_schedule_check() -> int:
-    """Periodic (Celery beat): recover runs whose worker died, and request a run
+    """Periodic (Celery beat): recover runs and imports whose worker died, and request a run
     for every project whose threshold is met (a safety net for a trigger missed
     while the broker was down). Returns the runs requested."""
+    services.import_jobs_recover_stale()
     requested = len(services.training_run_recover_stale())
     for project in Project.objects.order_by("id"):
         if services.training_run_request_if_due(project=project) is not None:

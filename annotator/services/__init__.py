@@ -2,7 +2,7 @@
 ``training``: training runs, model versions and re-scoring (mostly the workers)."""
 
 from annotator.services.exports import export_job_create, export_job_run
-from annotator.services.imports import import_job_create, import_job_run
+from annotator.services.imports import import_job_create, import_job_run, import_jobs_recover_stale
 from annotator.services.labeling import (
     MAX_TEXT_LENGTH,
     draft_save,
@@ -37,6 +37,7 @@ __all__ = [
     "export_job_run",
     "import_job_create",
     "import_job_run",
+    "import_jobs_recover_stale",
     "label_submit",
     "lease_heartbeat",
     "lease_release",

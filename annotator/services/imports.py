@@ -188,6 +188,21 @@ def _claim(job: ImportJob) -> bool:
     )
 
 
+def import_jobs_recover_stale() -> list[int]:
+    """Queue again the imports whose worker went silent (killed mid-import: the
+    broker may have dropped the message). ``_claim`` lets the new delivery take
+    the job over; units already imported are skipped. Returns the job ids."""
+    stale = timezone.now() - timedelta(seconds=settings.LINEPROOF_IMPORT_STALE_SECONDS)
+    ids = list(
+        ImportJob.objects.filter(status=ImportJob.Status.RUNNING, started_at__lt=stale).values_list("pk", flat=True)
+    )
+    from annotator import tasks
+
+    for job_id in ids:
+        tasks.import_job_run.delay_on_commit(job_id)
+    return ids
+
+
 Unit = tuple[str, Callable[[], None]]
 
 

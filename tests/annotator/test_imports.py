@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from pytest_django import Settings
 from rest_framework.test import APIClient
 
 from annotator.errors import ForbiddenError, InvalidInputError
 from annotator.models import ImportJob, Line, Membership, Page, Project, Transcription
-from annotator.services import import_job_create, import_job_run
+from annotator.services import import_job_create, import_job_run, import_jobs_recover_stale
 from recognition.synthetic import render_line
 from tests.annotator.factories import make_member, make_project
 from tests.recognition.test_images import png_claiming_size
@@ -173,6 +175,24 @@ def test_running_a_job_twice_imports_once(media_root: Path) -> None:
 
     assert Line.objects.filter(project=project).count() == len(TEXTS)
     assert second.status in {ImportJob.Status.SUCCEEDED, ImportJob.Status.FAILED}
+
+
+def test_an_import_whose_worker_died_is_taken_over_and_finished(media_root: Path, settings: Settings) -> None:
+    project = make_project()
+    admin = make_member(project, Membership.Role.ADMIN)
+    members = {f"{n}.png": line_png(text, n) for n, text in enumerate(TEXTS)}
+    job = import_job_create(project=project, user=admin, files=[upload("a.zip", make_zip(members))])
+    # A worker claimed it and died before importing anything.
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now())
+    assert import_jobs_recover_stale() == [], "a live import is left alone"
+    assert import_job_run(job=job).status == ImportJob.Status.RUNNING, "a second delivery waits while it is live"
+    settings.LINEPROOF_IMPORT_STALE_SECONDS = 0
+
+    assert import_jobs_recover_stale() == [job.pk]
+    finished = import_job_run(job=job)
+
+    assert finished.status == ImportJob.Status.SUCCEEDED, finished.error
+    assert Line.objects.filter(project=project).count() == len(TEXTS)
 
 
 # --- bad input ---------------------------------------------------------------------
