@@ -147,6 +147,9 @@ class Curve:
     seconds: float
     final_checkpoint: str
     labeled_ids: list[str]
+    # Mean ground-truth characters of the lines the strategy picked (seed set
+    # excluded): a strategy buying short lines gets fewer characters per label.
+    picked_chars: float = math.nan
 
 
 @dataclass
@@ -160,6 +163,7 @@ class StrategySummary:
     auc: float  # normalised area under the mean curve: mean CER over the label range
     labels_to_reach: float | None  # to reach random's final mean CER; None = not reached
     seconds: float
+    picked_chars: float = math.nan
 
 
 @dataclass
@@ -228,6 +232,7 @@ def summarise(curves: Sequence[Curve], strategies: Sequence[str]) -> tuple[list[
                 auc=normalised_auc(labels, mean),
                 labels_to_reach=None if target is None else labels_to_reach(labels, mean.tolist(), target),
                 seconds=float(np.mean([c.seconds for c in runs])),
+                picked_chars=float(np.mean([c.picked_chars for c in runs])),
             )
         )
     return out, target
@@ -381,7 +386,9 @@ def run_strategy(
             file=sys.stderr,
             flush=True,
         )
-    return Curve(strategy, seed, labels, cers, time.perf_counter() - began, str(checkpoint), labeled)
+    picked = [len(by_id[i].text) for i in labeled[len(seed_ids) :]]
+    chars = float(np.mean(picked)) if picked else math.nan
+    return Curve(strategy, seed, labels, cers, time.perf_counter() - began, str(checkpoint), labeled, chars)
 
 
 def calibration_report(checkpoint: Path, data: Data, settings: Settings, *, target: float = 0.01) -> dict[str, Any]:
@@ -465,15 +472,15 @@ def table(report: Report) -> str:
     random_budget = report.settings.budget
     lines = [
         "| strategy | final CER (mean ± sd) | area under CER curve (normalised) "
-        "| labels to reach random's final CER | share of random's labels |",
-        "|---|---|---|---|---|",
+        "| labels to reach random's final CER | share of random's labels | characters per picked line |",
+        "|---|---|---|---|---|---|",
     ]
     for s in report.summaries:
         reach = s.labels_to_reach
         lines.append(
             f"| {s.strategy} | {s.mean_cer[-1]:.2%} ± {s.std_cer[-1]:.2%} | {s.auc:.2%} "
             f"| {'not reached' if reach is None else f'{reach:.0f}'} "
-            f"| {'–' if reach is None else f'{reach / random_budget:.0%}'} |"
+            f"| {'–' if reach is None else f'{reach / random_budget:.0%}'} | {s.picked_chars:.1f} |"
         )
     return "\n".join(lines)
 

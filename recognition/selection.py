@@ -10,8 +10,9 @@ the simulation rank alike.
 Strategies (:data:`STRATEGIES`, a stable public list: the app stores the name):
 
 * ``random``: uniform priorities; the baseline every other strategy must beat.
-* ``mean_log_prob``, ``min_char_prob``, ``ctc_nll``, ``beam_margin``: the
-  uncertainty scores of :mod:`recognition.uncertainty` as they are.
+* ``mean_log_prob``, ``min_char_prob``, ``ctc_nll``, ``beam_margin``,
+  ``expected_errors``: the uncertainty scores of :mod:`recognition.uncertainty`
+  as they are (the last one not normalised by length).
 * ``disagreement``: MC dropout. ``mc_samples`` extra stochastic passes
   (dropout on, BatchNorm frozen) read each line again; the score is the mean
   normalised edit distance between those readings and the deterministic one,
@@ -21,11 +22,12 @@ Strategies (:data:`STRATEGIES`, a stable public list: the app stores the name):
 * ``diversity``: uncertainty-weighted k-center greedy on the model's own line
   embeddings (mean-pooled BiLSTM outputs). Lines are picked one by one, each
   time the one maximising ``u_i * min(1, d_i / s)``: ``u`` the line's
-  ``ctc_nll``, ``d_i`` its cosine distance to the closest line already picked
-  and ``s`` the median pairwise distance in the subset. Near-duplicates of a
-  picked line lose priority in proportion to how close they are; a line as
-  far away as a typical pair keeps its full uncertainty, so priorities stay
-  in ``ctc_nll`` units and comparable across the app's re-scoring batches.
+  :data:`DIVERSITY_BASE` score, ``d_i`` its cosine distance to the closest
+  line already picked and ``s`` the median pairwise distance in the subset.
+  Near-duplicates of a picked line lose priority in proportion to how close
+  they are; a line as far away as a typical pair keeps its full uncertainty,
+  so priorities stay in the base score's units and comparable across the
+  app's re-scoring batches.
   The priority of a line is its gain when picked; gains never rise along the
   greedy order (distances to the picked set only shrink), so sorting the
   priorities reproduces the greedy batch.
@@ -71,15 +73,21 @@ STRATEGIES: dict[str, str] = {
     "min_char_prob": "1 - probability of the least confident character",
     "ctc_nll": "CTC negative log-likelihood of the best-path text, per character",
     "beam_margin": "probability of the runner-up beam hypothesis relative to the best",
+    "expected_errors": "expected number of wrong characters on the line (sum of 1 - character confidence)",
     "disagreement": "MC dropout: how much stochastic re-readings differ from the reading",
-    "diversity": "ctc_nll, discounted for lines close to a more uncertain one (k-center greedy on line embeddings)",
+    "diversity": "expected_errors, discounted for lines close to a more uncertain one (k-center greedy on embeddings)",
 }
-# What the queue uses unless a project picks another; chosen from
-# benchmarks/ACTIVE_LEARNING.md (see there for the measurements).
-DEFAULT_STRATEGY = "diversity"
-DIVERSITY_BASE = "ctc_nll"
+# What the queue uses unless a project picks another: the lowest area under
+# the CER-vs-labels curve in benchmarks/ACTIVE_LEARNING.md (first full run:
+# beam_margin 46.10%, random 46.30%, within the seed spread; every
+# per-character-normalised score was worse than random, because it favours
+# short lines and so buys fewer characters per labeled line).
+DEFAULT_STRATEGY = "beam_margin"
+# The uncertainty diversity discounts: a length-aware one, because on ctc_nll
+# (per character) it picked 19 characters per line against the pool's 29.
+DIVERSITY_BASE = "expected_errors"
 MC_SAMPLES = 4
-_UNCERTAINTY = ("mean_log_prob", "min_char_prob", "ctc_nll", "beam_margin")
+_UNCERTAINTY = ("mean_log_prob", "min_char_prob", "ctc_nll", "beam_margin", "expected_errors")
 
 
 def _vector(values: ArrayLike, name: str) -> NDArray[np.float64]:
@@ -108,6 +116,7 @@ class PoolScores:
     min_char_prob: NDArray[np.float64]
     ctc_nll: NDArray[np.float64]
     beam_margin: NDArray[np.float64]
+    expected_errors: NDArray[np.float64]
     confidence: NDArray[np.float64]
     disagreement: NDArray[np.float64] | None = None
     embeddings: NDArray[np.float32] | None = None
@@ -130,6 +139,7 @@ class PoolScores:
         min_char_prob: ArrayLike,
         ctc_nll: ArrayLike,
         beam_margin: ArrayLike,
+        expected_errors: ArrayLike,
         confidence: ArrayLike | None = None,
         disagreement: ArrayLike | None = None,
         embeddings: ArrayLike | None = None,
@@ -142,6 +152,7 @@ class PoolScores:
             min_char_prob=_vector(min_char_prob, "min_char_prob"),
             ctc_nll=_vector(ctc_nll, "ctc_nll"),
             beam_margin=_vector(beam_margin, "beam_margin"),
+            expected_errors=_vector(expected_errors, "expected_errors"),
             confidence=np.full(len(base), 0.5) if confidence is None else _vector(confidence, "confidence"),
             disagreement=None if disagreement is None else _vector(disagreement, "disagreement"),
             embeddings=None if embeddings is None else np.asarray(embeddings, dtype=np.float32),
@@ -332,7 +343,7 @@ def pool_scores(
     """Read (H, W) uint8 ``images`` once and score them for ``strategy``.
 
     Returns the per-line predictions (greedy text, confidence, character
-    confidences and spans, the four uncertainty scores: what the app stores)
+    confidences and spans, the uncertainty scores: what the app stores)
     and their :class:`PoolScores`, with embeddings only for ``diversity``, MC
     dropout disagreement (``mc_samples`` passes, seeded by ``seed``) only for
     ``disagreement``, and calibrated confidences when the model has a

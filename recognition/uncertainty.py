@@ -21,6 +21,14 @@ computed from one line's log-probabilities ``(T, C)`` and its best-path
   hypotheses, i.e. the second-best labelling's probability relative to the
   best (with an LM, of their combined scores). In ``[0, 1]``: 1 is a tie,
   0 a clear winner.
+* ``expected_errors``: ``sum(1 - char_confidence)`` over the output
+  characters: the expected number of characters a labeler has to fix if each
+  confidence were the probability of that character being right. Deliberately
+  **not** length-normalised: a long doubtful line outranks a short one with
+  the same per-character doubt, which is what a queue that pays per labeled
+  line wants (the normalised scores above pick short lines and so buy fewer
+  characters per label, see ``benchmarks/ACTIVE_LEARNING.md``). In
+  ``[0, len(text)]``.
 
 Edge cases, chosen so that suspicious lines rise in the queue and every
 score stays finite and JSON-safe:
@@ -29,6 +37,9 @@ score stays finite and JSON-safe:
   scores: ``mean_log_prob = -log(PROB_FLOOR)`` and ``min_char_prob = 1``.
   A line crop that reads as nothing is either a segmentation error or text
   the model missed; both need a human.
+* Empty output has ``expected_errors`` = the summed non-blank probability
+  mass of the frames (text the reading dropped), so a blank reading of a
+  line with visible ink still ranks as uncertain.
 * A beam with a single hypothesis (the pruning left no alternative, which
   only happens when every competitor is negligible) has ``beam_margin = 0``.
 """
@@ -58,6 +69,7 @@ __all__ = [
     "UncertaintyScores",
     "beam_margin",
     "ctc_nll",
+    "expected_errors",
     "line_uncertainty",
     "mean_log_prob",
     "min_char_prob",
@@ -102,14 +114,26 @@ def beam_margin(hypotheses: Sequence[Hypothesis]) -> float:
     return float(math.exp(-(best - second)))
 
 
+def expected_errors(decoded: Decoded, log_probs: ArrayLike) -> float:
+    """``sum(1 - char_confidence)``; for empty output ``sum_t (1 - p_blank(t))``.
+
+    ``log_probs``: ``(T, C)``, read only for empty output.
+    """
+    if decoded.char_confidences:
+        return float(np.sum(1.0 - np.asarray(decoded.char_confidences, dtype=np.float64)))
+    blank = np.exp(np.asarray(log_probs, dtype=np.float64)[:, 0])  # (T,)
+    return float(np.sum(1.0 - blank))
+
+
 @dataclass(frozen=True)
 class UncertaintyScores:
-    """The four scores for one line; higher = more uncertain for each."""
+    """The scores of one line; higher = more uncertain for each."""
 
     mean_log_prob: float
     min_char_prob: float
     ctc_nll: float
     beam_margin: float
+    expected_errors: float
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -128,6 +152,7 @@ UNCERTAINTY_SCORES: dict[str, str] = {
     "min_char_prob": "1 - probability of the least confident character",
     "ctc_nll": "CTC negative log-likelihood of the best-path text, per character",
     "beam_margin": "probability of the runner-up beam hypothesis relative to the best",
+    "expected_errors": "expected number of wrong characters: sum of (1 - character confidence), not per character",
 }
 
 
@@ -158,4 +183,5 @@ def line_uncertainty(
         min_char_prob=min_char_prob(decoded),
         ctc_nll=ctc_nll(lp, decoded.labels),
         beam_margin=beam_margin(hypotheses),
+        expected_errors=expected_errors(decoded, lp),
     )

@@ -19,6 +19,7 @@ from recognition.calibration import Calibration
 from recognition.checkpoint import checkpoint_dict, save_atomic
 from recognition.codec import Codec
 from recognition.model import CRNN, PRESETS, ModelConfig
+from recognition.selection import DIVERSITY_BASE
 from recognition.synthetic import ALPHABET
 from tests.annotator.factories import make_member, make_project, make_rendered_lines
 
@@ -53,8 +54,8 @@ def test_diversity_ranks_a_near_duplicate_below_its_twin(media_root: Path) -> No
     assert prediction_batch_store(model_version=model, line_ids=[twin.pk, other.pk, duplicate.pk]) == 3
 
     priority = {line.pk: line.uncertainty for line in Line.objects.filter(project=project)}
-    nll = {p.line_id: p.scores["ctc_nll"] for p in Prediction.objects.filter(model_version=model)}
-    assert priority[twin.pk] == pytest.approx(nll[twin.pk]), "the first of the twins keeps its uncertainty"
+    base = {p.line_id: p.scores[DIVERSITY_BASE] for p in Prediction.objects.filter(model_version=model)}
+    assert priority[twin.pk] == pytest.approx(base[twin.pk]), "the first of the twins keeps its uncertainty"
     assert priority[duplicate.pk] == pytest.approx(0.0, abs=1e-6), "an exact duplicate adds nothing"
     assert (priority[other.pk] or 0) > 0
 

@@ -12,6 +12,7 @@ from recognition.checkpoint import LoadedModel, load_checkpoint
 from recognition.infer import Recognizer
 from recognition.model import CRNN
 from recognition.selection import (
+    DIVERSITY_BASE,
     STRATEGIES,
     PoolScores,
     diversity_order,
@@ -32,6 +33,7 @@ def scores_for(uncertainty: list[float], *, embeddings: np.ndarray | None = None
         min_char_prob=uncertainty,
         ctc_nll=uncertainty,
         beam_margin=uncertainty,
+        expected_errors=uncertainty,
         disagreement=uncertainty,
         embeddings=embeddings,
     )
@@ -44,12 +46,15 @@ def random_scores(n: int, seed: int) -> PoolScores:
         min_char_prob=rng.random(n),
         ctc_nll=rng.random(n) * 2,
         beam_margin=rng.random(n),
+        expected_errors=rng.random(n) * 5,
         disagreement=rng.integers(0, 3, n) / 4,  # coarse, many ties
         embeddings=rng.normal(size=(n, 8)),
     )
 
 
-@pytest.mark.parametrize("strategy", ["mean_log_prob", "min_char_prob", "ctc_nll", "beam_margin", "disagreement"])
+@pytest.mark.parametrize(
+    "strategy", ["mean_log_prob", "min_char_prob", "ctc_nll", "beam_margin", "expected_errors", "disagreement"]
+)
 def test_uncertainty_strategies_pick_the_most_uncertain_first(strategy: str) -> None:
     scores = scores_for([0.1, 0.9, 0.5, 0.7])
     assert select_batch(strategy, scores, 3).tolist() == [1, 3, 2]
@@ -66,6 +71,7 @@ def test_disagreement_ties_are_broken_by_confidence() -> None:
         min_char_prob=[0, 0, 0],
         ctc_nll=[0, 0, 0],
         beam_margin=[0, 0, 0],
+        expected_errors=[0, 0, 0],
         disagreement=[0.0, 0.0, 0.01],
     )
     assert select_batch("disagreement", scores, 3).tolist() == [2, 1, 0]
@@ -104,10 +110,10 @@ def test_diversity_spreads_a_batch_over_clusters_where_uncertainty_takes_near_du
 def test_diversity_gains_never_rise_along_the_greedy_order() -> None:
     scores = random_scores(200, seed=3)
     assert scores.embeddings is not None
-    order, gains = diversity_order(scores.ctc_nll, scores.embeddings)
+    order, gains = diversity_order(scores.score(DIVERSITY_BASE), scores.embeddings)
     assert sorted(order.tolist()) == list(range(200))
     assert np.all(np.diff(gains) <= 1e-12)
-    assert gains[0] == pytest.approx(scores.ctc_nll.max())
+    assert gains[0] == pytest.approx(scores.score(DIVERSITY_BASE).max())
 
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
@@ -120,7 +126,7 @@ def test_descending_priorities_agree_with_select_batch(strategy: str) -> None:
     assert batch.tolist() == np.argsort(-priorities, kind="stable")[:30].tolist()
     if strategy == "diversity":
         assert scores.embeddings is not None
-        greedy, _ = diversity_order(scores.ctc_nll, scores.embeddings, k=30)
+        greedy, _ = diversity_order(scores.score(DIVERSITY_BASE), scores.embeddings, k=30)
         assert batch.tolist() == greedy.tolist()
 
 
@@ -136,7 +142,9 @@ def test_missing_inputs_and_unknown_strategies_are_clear_errors() -> None:
     scores = scores_for([0.1, 0.2])
     with pytest.raises(ValueError, match="unknown selection strategy"):
         line_priorities("most_fun", scores)
-    without = PoolScores.from_arrays(mean_log_prob=[0.1], min_char_prob=[0.1], ctc_nll=[0.1], beam_margin=[0.1])
+    without = PoolScores.from_arrays(
+        mean_log_prob=[0.1], min_char_prob=[0.1], ctc_nll=[0.1], beam_margin=[0.1], expected_errors=[0.1]
+    )
     with pytest.raises(ValueError, match="embeddings"):
         line_priorities("diversity", without)
     with pytest.raises(ValueError, match="disagreement"):

@@ -16,6 +16,7 @@ from recognition.uncertainty import (
     UncertaintyScores,
     beam_margin,
     ctc_nll,
+    expected_errors,
     line_uncertainty,
     mean_log_prob,
     min_char_prob,
@@ -51,6 +52,22 @@ def test_empty_output_is_maximally_uncertain_for_character_scores() -> None:
     empty = decoded_with(())
     assert min_char_prob(empty) == 1.0
     assert mean_log_prob(empty) == pytest.approx(-math.log(PROB_FLOOR))
+
+
+def test_expected_errors_sums_doubt_so_a_long_line_outranks_a_short_one_of_equal_doubt() -> None:
+    unused = frames([[0.5, 0.25, 0.25]])
+    assert expected_errors(decoded_with((0.9, 0.6, 1.0)), unused) == pytest.approx(0.5)
+    short = decoded_with((0.8,) * 5)
+    long = decoded_with((0.8,) * 40)
+    assert mean_log_prob(short) == pytest.approx(mean_log_prob(long))
+    assert expected_errors(long, unused) == pytest.approx(8 * expected_errors(short, unused))
+
+
+def test_expected_errors_of_an_empty_reading_is_the_ink_it_dropped() -> None:
+    faint = frames([[0.6, 0.3, 0.1], [0.7, 0.1, 0.2], [0.99, 0.005, 0.005]])
+    assert expected_errors(decoded_with(()), faint) == pytest.approx(0.4 + 0.3 + 0.01)
+    blank = frames([[1.0 - 2e-9, 1e-9, 1e-9]] * 3)
+    assert expected_errors(decoded_with(()), blank) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_ctc_nll_matches_torch_and_is_length_normalised() -> None:
