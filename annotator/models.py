@@ -82,6 +82,11 @@ class Project(models.Model):
     train_on_model_accepted = models.BooleanField(
         default=False, help_text="Also train on model-accepted lines (off: only on human-verified ones)."
     )
+    model_accepted_weight = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0.01), MaxValueValidator(1.0)],
+        help_text="Loss weight of a model-accepted line in training (a human-verified line weighs 1).",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -3,7 +3,7 @@ cannot forget to."""
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Coalesce
@@ -22,6 +22,10 @@ from annotator.models import (
     Transcription,
 )
 from annotator.permissions import AnyUser, user_pk
+from annotator.storage import storage_local_path
+
+if TYPE_CHECKING:
+    from recognition.data import LineSample
 
 
 def project_list(*, user: AnyUser) -> QuerySet[Project]:
@@ -136,6 +140,39 @@ def verified_lines_since_last_model(*, project: Project, at_most: int | None = N
     if at_most is not None:
         return lines[:at_most].count()
     return lines.count()
+
+
+def line_samples_verified(*, project: Project, split: str) -> list[LineSample]:
+    """What a training run learns from (``split="train"``) or is judged on (``"eval"``).
+
+    Human-verified lines at weight 1; model-accepted ones only when the
+    project opts in, at ``project.model_accepted_weight`` (they are the model's
+    own readings: self-training, which should pull less than human truth).
+    """
+    from recognition.data import LineSample
+
+    lines = (
+        Line.objects.filter(project=project, split=split, current_transcription__status=Transcription.Status.VERIFIED)
+        .select_related("current_transcription")
+        .order_by("id")
+    )
+    if not project.train_on_model_accepted:
+        lines = lines.exclude(current_transcription__source=Transcription.Source.MODEL_ACCEPTED)
+    samples = []
+    for line in lines:
+        transcription = line.current_transcription
+        if transcription is None:
+            continue
+        accepted = transcription.source == Transcription.Source.MODEL_ACCEPTED
+        samples.append(
+            LineSample(
+                id=str(line.pk),
+                text=transcription.text,
+                path=storage_local_path(line.crop.name or ""),
+                weight=project.model_accepted_weight if accepted else 1.0,
+            )
+        )
+    return samples
 
 
 def training_run_list(*, project: Project) -> QuerySet[TrainingRun]:

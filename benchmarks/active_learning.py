@@ -3,6 +3,7 @@
     python -m benchmarks.active_learning                 # default run, about an hour on 2 cores
     python -m benchmarks.active_learning --quick         # 1 seed, 3 strategies, 2 rounds: a few minutes
     python -m benchmarks.active_learning --seeds 2 --strategies random ctc_nll diversity
+    python -m benchmarks.active_learning --self-training beam_margin   # which strategies also run with pseudo-labels
 
 On ``../shared/datasets/hooker`` (its fixed split): a random seed set of
 labeled train lines trains a first model (one per seed, shared by every
@@ -12,8 +13,10 @@ candidate subset of the unlabeled pool with the current model
 a batch with ``select_batch``, reveal its ground truth, fine-tune the previous
 round's model for a fixed number of optimizer steps (steps, not wall time,
 so curves are comparable on a shared, noisy machine), and measure CER on a
-fixed subset of the test split. Independent jobs run in parallel processes
-with one torch thread each.
+fixed subset of the test split. Self-training runs (``<strategy>+self``) also
+train each round on the model's own readings of its most confident unpicked
+candidates, down-weighted (``LineSample.weight``). Independent jobs run in
+parallel processes with one torch thread each.
 
 Reports per strategy the CER-versus-labels curve (mean and spread over seeds),
 its normalised area (the mean CER over the label range) and the labels needed
@@ -70,6 +73,7 @@ SMALL_MODEL: dict[str, Any] = {
     "lstm_hidden": 128,
     "lstm_layers": 1,
 }
+SELF = "+self"  # suffix of a self-training run's name
 TINY_MODEL: dict[str, Any] = {"height": 32, "blocks": ((16, 2), (32, 2), (48, 1)), "lstm_hidden": 64, "lstm_layers": 1}
 
 
@@ -97,6 +101,18 @@ class Settings:
     # Lines of val (calibration fit) and test (calibration report) for the final model; 0 = all.
     calibration_val_lines: int = 0
     calibration_test_lines: int = 0
+    # Self-training: these strategies run a second time as "<name>+self", each
+    # round adding the current model's readings of its `pseudo_lines` most
+    # confident unpicked candidates as pseudo-labels of loss weight
+    # `pseudo_weight` (read afresh every round, never counted as labels).
+    self_training: tuple[str, ...] = ()
+    pseudo_lines: int = 150
+    pseudo_weight: float = 0.5
+
+    @property
+    def runs(self) -> tuple[str, ...]:
+        """Every curve's name: the strategies, then the self-training variants."""
+        return (*self.strategies, *(f"{name}{SELF}" for name in self.self_training))
 
     @property
     def budget(self) -> int:
@@ -118,9 +134,12 @@ DEFAULT = Settings(
     # 60% / 52% / 48% val CER from this base against 73% / 60% / 54% from
     # scratch; the base costs about 4 minutes once.
     pretrain_steps=1200,
+    self_training=(DEFAULT_STRATEGY,),
 )
 QUICK = Settings(
     strategies=("random", "ctc_nll", "diversity"),
+    self_training=("ctc_nll",),
+    pseudo_lines=40,
     seeds=1,
     seed_labels=60,
     batch=40,
@@ -337,8 +356,13 @@ def first_model(settings: Settings, seed: int, data: Data, work: Path, base: Pat
 def run_strategy(
     settings: Settings, strategy: str, seed: int, data: Data, work: Path, start: Path, seed_ids: Sequence[str]
 ) -> Curve:
-    """All rounds of one (strategy, seed) job, from the shared first model."""
+    """All rounds of one (strategy, seed) job, from the shared first model.
+
+    ``strategy`` may end in ``+self``: the strategy plus self-training.
+    """
     began = time.perf_counter()
+    name, strategy = strategy, strategy.removesuffix(SELF)
+    self_training = name != strategy
     by_id = {s.id: s for s in data.pool}
     test = _in_memory(_seeded_subset(data.test, settings.test_lines, 11))
     val = _in_memory(_seeded_subset(data.val, settings.val_lines, 7))
@@ -352,7 +376,7 @@ def run_strategy(
 
     checkpoint = start
     labels, cers = [len(labeled)], [_test_cer(checkpoint, test)]
-    out = work / f"seed{seed}" / strategy
+    out = work / f"seed{seed}" / name
     for round_index in range(1, settings.rounds + 1):
         taken = set(labeled)
         # Candidates: the same seeded order of the pool for every strategy,
@@ -360,7 +384,7 @@ def run_strategy(
         order = np.random.default_rng([seed, round_index]).permutation(len(data.pool))
         candidates = [data.pool[i].id for i in order if data.pool[i].id not in taken][: settings.candidates]
         recognizer = Recognizer.load(checkpoint, device="cpu", threads=1)
-        _, scores = pool_scores(
+        predictions, scores = pool_scores(
             recognizer,
             [image(i) for i in candidates],
             strategy=strategy,
@@ -370,6 +394,18 @@ def run_strategy(
         picks = select_batch(strategy, scores, settings.batch, rng=np.random.default_rng([seed, round_index, 1]))
         labeled += [candidates[i] for i in picks]
         samples = [LineSample(id=i, text=by_id[i].text, image=image(i)) for i in labeled]
+        if self_training:
+            chosen = set(picks.tolist())
+            sure = [i for i in np.argsort(-scores.confidence, kind="stable") if i not in chosen and predictions[i].text]
+            samples += [
+                LineSample(
+                    id=candidates[i],
+                    text=predictions[i].text,
+                    image=image(candidates[i]),
+                    weight=settings.pseudo_weight,
+                )
+                for i in sure[: settings.pseudo_lines]
+            ]
         round_dir = out / f"round{round_index}"
         train(
             samples,
@@ -382,13 +418,13 @@ def run_strategy(
         labels.append(len(labeled))
         cers.append(_test_cer(checkpoint, test))
         print(
-            f"[{strategy} seed {seed}] round {round_index}: {labels[-1]} labels, test CER {cers[-1]:.2%}",
+            f"[{name} seed {seed}] round {round_index}: {labels[-1]} labels, test CER {cers[-1]:.2%}",
             file=sys.stderr,
             flush=True,
         )
     picked = [len(by_id[i].text) for i in labeled[len(seed_ids) :]]
     chars = float(np.mean(picked)) if picked else math.nan
-    return Curve(strategy, seed, labels, cers, time.perf_counter() - began, str(checkpoint), labeled, chars)
+    return Curve(name, seed, labels, cers, time.perf_counter() - began, str(checkpoint), labeled, chars)
 
 
 def calibration_report(checkpoint: Path, data: Data, settings: Settings, *, target: float = 0.01) -> dict[str, Any]:
@@ -433,7 +469,7 @@ def simulate(settings: Settings, data: Data, work: Path, *, workers: int = 2) ->
     base = pretrain_base(settings, work, threads=max(1, workers)) if settings.pretrain_steps else None
     seeds = list(range(settings.seeds))
     # Disagreement's extra dropout passes make it the longest job: start it first.
-    strategies = sorted(settings.strategies, key=lambda s: s != "disagreement")
+    strategies = sorted(settings.runs, key=lambda s: s != "disagreement")
     curves: list[Curve] = []
     if workers <= 1:
         firsts = {seed: first_model(settings, seed, data, work, base) for seed in seeds}
@@ -452,9 +488,9 @@ def simulate(settings: Settings, data: Data, work: Path, *, workers: int = 2) ->
                     for strategy in strategies
                 ]
             curves = [job.result() for job in jobs]
-    order = {s: i for i, s in enumerate(settings.strategies)}
+    order = {s: i for i, s in enumerate(settings.runs)}
     curves.sort(key=lambda c: (order[c.strategy], c.seed))
-    summaries, target = summarise(curves, settings.strategies)
+    summaries, target = summarise(curves, settings.runs)
     best = min(summaries, key=lambda s: s.auc)
     best_curve = next(c for c in curves if c.strategy == best.strategy and c.seed == 0)
     calibration = {"strategy": best.strategy, **calibration_report(Path(best_curve.final_checkpoint), data, settings)}
@@ -578,6 +614,13 @@ def markdown(report: Report, *, command: str, started: dt.datetime, plot_path: P
             f"{s.round_steps} fine-tuning steps (batch {s.batch_size}, lr {s.learning_rate:g}, "
             f"augmentation {'on' if s.augment else 'off'}) from the previous round's model; "
             f"{s.seeds} seed(s) (seed = seed set, candidate draws, training order), MC dropout {s.mc_samples} passes",
+            (
+                f"- self-training (`{'`, `'.join(s.runs[len(s.strategies) :])}`): the strategy, plus each round "
+                f"the model's own readings of its {s.pseudo_lines} most confident unpicked candidates as "
+                f"pseudo-labels of loss weight {s.pseudo_weight:g} (not counted as labels)"
+                if s.self_training
+                else "- self-training: not run"
+            ),
             f"- budget: {s.budget} labels for every strategy; random's final mean CER "
             f"{_pct(report.target_cer)} is the target the other strategies try to reach with fewer",
             "",
@@ -618,6 +661,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1 seed, 3 strategies, 2 small rounds, tiny model")
     parser.add_argument("--seeds", type=int, help="seeds per strategy")
     parser.add_argument("--strategies", nargs="+", choices=list(STRATEGIES))
+    parser.add_argument(
+        "--self-training",
+        nargs="*",
+        choices=list(STRATEGIES),
+        help="strategies to run again with pseudo-labels (none: no self-training)",
+    )
     parser.add_argument("--no-pretrain", action="store_true", help="start from scratch, not the synthetic base")
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--dataset", type=Path, default=DATASET)
@@ -631,6 +680,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = replace(settings, seeds=args.seeds)
     if args.strategies:
         settings = replace(settings, strategies=tuple(args.strategies))
+    if args.self_training is not None:
+        settings = replace(settings, self_training=tuple(args.self_training))
     if args.no_pretrain:
         settings = replace(settings, pretrain_steps=0)
     started = dt.datetime.now(dt.UTC)

@@ -43,13 +43,16 @@ class LineSample:
     """One line: an id, its ground truth and either a file or decoded pixels.
 
     ``image`` is a (H, W) uint8 array, 255 = paper, when the caller already
-    holds the pixels; otherwise ``path`` is read on demand.
+    holds the pixels; otherwise ``path`` is read on demand. ``weight`` scales
+    the line's training loss: 1 for verified text, less for a pseudo-label
+    (the model's own confident reading, used in self-training).
     """
 
     id: str
     text: str
     path: Path | None = None
     image: np.ndarray | None = None
+    weight: float = 1.0
 
     def load(self) -> np.ndarray:
         if self.image is not None:

@@ -197,6 +197,26 @@ def evaluate(
     )
 
 
+def weighted_ctc(
+    ctc: nn.CTCLoss,
+    log_probs: torch.Tensor,
+    targets: torch.Tensor,
+    input_lengths: torch.Tensor,
+    target_lengths: torch.Tensor,
+    weights: torch.Tensor,
+) -> torch.Tensor:
+    """Weighted CTC loss of a batch: ``log_probs`` (T, B, C), ``weights`` (B,).
+
+    ``ctc`` has ``reduction="none"``. Each line's loss per target character
+    (as ``reduction="mean"`` takes it), times its weight, averaged over the
+    batch: with all weights 1 this is exactly the mean reduction, and a line
+    of weight 0.5 (a pseudo-label) pulls half as hard as a verified one.
+    """
+    per_line = ctc(log_probs, targets, input_lengths, target_lengths)  # (B,)
+    per_char = per_line / target_lengths.clamp(min=1).to(per_line)
+    return (per_char * weights.to(per_line)).mean()
+
+
 def learning_rate(config: TrainConfig, step: int, progress: float) -> float:
     """Warm-up over ``warmup_steps``, then cosine from the peak to ``min_lr_ratio``."""
     warm = min(1.0, (step + 1) / max(1, config.warmup_steps))
@@ -256,6 +276,9 @@ def train(
     use_amp = config.amp and device.type == "cuda"
 
     train_texts = [s.text for s in train_samples]
+    weights = torch.tensor([s.weight for s in train_samples], dtype=torch.float32)  # (N,)
+    if not bool(torch.all(torch.isfinite(weights) & (weights > 0))):
+        raise ValueError("every training line needs a finite weight > 0")
     state: dict[str, Any] | None = None
     if resume and last_path.exists():
         resumed = load_checkpoint(last_path, device=device)
@@ -284,7 +307,7 @@ def train(
     loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=collate, num_workers=0)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    ctc = nn.CTCLoss(blank=0, reduction="mean", zero_infinity=True)
+    ctc = nn.CTCLoss(blank=0, reduction="none", zero_infinity=True)
     steps_per_epoch = len(sampler)
     step_budget = config.max_steps or config.max_epochs * steps_per_epoch
     time_budget = config.max_minutes * 60 if config.max_minutes else None
@@ -312,7 +335,8 @@ def train(
             used = max(used, elapsed() / time_budget)
         return used
 
-    lm = CharNGramLM.fit(train_texts, order=config.lm_order)
+    # The LM learns from verified text only: a pseudo-label would teach it the model's own mistakes.
+    lm = CharNGramLM.fit([s.text for s in train_samples if s.weight >= 1.0], order=config.lm_order)
     meta_base = {
         "lineage": lineage,
         "train_lines": len(train_samples),
@@ -365,9 +389,11 @@ def train(
                 log_probs, shortcut = model.forward_train(batch.images)  # (T, B, C) each
             # CTC in float32: its forward-backward sums underflow in bf16.
             targets, lengths = batch.targets.to(device), model.output_lengths(batch.widths)
-            loss = ctc(log_probs.float(), targets, lengths, batch.target_lengths)
+            line_weights, target_lengths = weights[batch.indices], batch.target_lengths  # (B,) each
+            loss = weighted_ctc(ctc, log_probs.float(), targets, lengths, target_lengths, line_weights)
             if shortcut is not None:
-                loss = loss + config.shortcut_weight * ctc(shortcut.float(), targets, lengths, batch.target_lengths)
+                shortcut_loss = weighted_ctc(ctc, shortcut.float(), targets, lengths, target_lengths, line_weights)
+                loss = loss + config.shortcut_weight * shortcut_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from annotator.models import Line, ModelVersion, Project, TrainingRun, Transcription
 from annotator.permissions import AnyUser, membership_require, user_pk
-from annotator.selectors import project_active_model, verified_lines_since_last_model
+from annotator.selectors import line_samples_verified, project_active_model, verified_lines_since_last_model
 from annotator.storage import storage_local_path, storage_publish, storage_work_dir
 
 if TYPE_CHECKING:
@@ -232,23 +232,6 @@ def _run_touch(run_id: int, **fields: Any) -> bool:
     return updated == 1
 
 
-def _verified_samples(project: Project, split: str) -> list[LineSample]:
-    from recognition.data import LineSample
-
-    lines = (
-        Line.objects.filter(project=project, split=split, current_transcription__status=Transcription.Status.VERIFIED)
-        .select_related("current_transcription")
-        .order_by("id")
-    )
-    if not project.train_on_model_accepted:
-        lines = lines.exclude(current_transcription__source=Transcription.Source.MODEL_ACCEPTED)
-    return [
-        LineSample(id=str(line.pk), text=line.current_transcription.text, path=storage_local_path(line.crop.name or ""))
-        for line in lines
-        if line.current_transcription is not None
-    ]
-
-
 def _checkpoint_path(model_version: ModelVersion) -> Path:
     return storage_local_path(model_version.checkpoint)
 
@@ -362,8 +345,8 @@ def _train_and_judge(run: TrainingRun) -> None:
     project, version = run.project, run.model_version
     assert version is not None  # set by _claim
     parent = version.parent
-    train_samples = _verified_samples(project, Line.Split.TRAIN)
-    eval_samples = _verified_samples(project, Line.Split.EVAL)
+    train_samples = line_samples_verified(project=project, split=Line.Split.TRAIN)
+    eval_samples = line_samples_verified(project=project, split=Line.Split.EVAL)
     need_train, need_eval = settings.LINEPROOF_TRAIN_MIN_TRAIN_LINES, settings.LINEPROOF_TRAIN_MIN_EVAL_LINES
     if len(train_samples) < need_train or len(eval_samples) < need_eval:
         raise TrainingError(

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from annotator.models import Line, Membership, ModelVersion, Prediction, Project, Transcription
-from annotator.selectors import review_list, verified_lines_since_last_model
+from annotator.selectors import line_samples_verified, review_list, verified_lines_since_last_model
 from annotator.services import line_review, prediction_batch_store
 from recognition.calibration import Calibration
 from recognition.checkpoint import checkpoint_dict, save_atomic
@@ -21,7 +21,7 @@ from recognition.codec import Codec
 from recognition.model import CRNN, PRESETS, ModelConfig
 from recognition.selection import DIVERSITY_BASE
 from recognition.synthetic import ALPHABET
-from tests.annotator.factories import make_member, make_project, make_rendered_lines
+from tests.annotator.factories import make_member, make_project, make_rendered_lines, verify
 
 pytestmark = pytest.mark.django_db
 
@@ -94,6 +94,29 @@ def test_auto_accept_marks_sure_training_lines_model_accepted_and_never_as_human
     reviewer = make_member(project, Membership.Role.REVIEWER)
     line_review(line=sure[0], user=reviewer, action="reject", client_id=uuid.uuid4())
     assert Line.objects.get(pk=sure[0].pk).queue_state == Line.QueueState.UNLABELED, "reversible in review"
+
+
+def test_model_accepted_lines_are_trained_on_only_when_opted_in_and_at_their_weight(media_root: Path) -> None:
+    project = make_project(auto_accept=True, selection_strategy="ctc_nll")
+    sure = make_rendered_lines(project, ["dear sir", "kew gardens"])
+    (human,) = make_rendered_lines(project, ["seeds"], prefix="human")
+    verify([human], ["seeds"], user=make_member(project, Membership.Role.REVIEWER))
+    model = active_model(project, accept_threshold=0.0)
+    prediction_batch_store(model_version=model, line_ids=[line.pk for line in sure])
+
+    samples = line_samples_verified(project=project, split=Line.Split.TRAIN)
+    assert [(s.id, s.text, s.weight) for s in samples] == [(str(human.pk), "seeds", 1.0)]
+
+    project.train_on_model_accepted, project.model_accepted_weight = True, 0.3
+    project.save()
+    samples = line_samples_verified(project=project, split=Line.Split.TRAIN)
+    readings = dict(Prediction.objects.filter(model_version=model).values_list("line_id", "text"))
+    weights = {s.id: (s.text, s.weight) for s in samples}
+    assert weights == {
+        str(human.pk): ("seeds", 1.0),
+        **{str(line.pk): (readings[line.pk], 0.3) for line in sure},
+    }
+    assert all(Path(s.path or "").is_file() for s in samples)
 
 
 def test_without_auto_accept_or_a_threshold_nothing_is_accepted(media_root: Path) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from benchmarks.active_learning import (
     TINY_MODEL,
@@ -20,6 +21,7 @@ from benchmarks.active_learning import (
     summarise,
     table,
 )
+from recognition.checkpoint import load_checkpoint
 from recognition.data import LineSample
 from recognition.synthetic import random_text, render_line
 
@@ -65,18 +67,23 @@ def test_simulation_runs_end_to_end_and_labels_grow_by_the_batch(tmp_path: Path)
         batch=4,
         rounds=2,
         candidates=12,
-        first_steps=15,
+        first_steps=80,
         round_steps=4,
         test_lines=0,
         val_lines=0,
         model=dict(TINY_MODEL),
         batch_size=4,
+        # Fast enough that the first model reads something: pseudo-labels need text.
+        learning_rate=1e-2,
+        warmup_steps=10,
         augment=False,
+        self_training=("ctc_nll",),
+        pseudo_lines=3,
     )
     data = Data(pool=rendered(30, "p", 0), val=rendered(4, "v", 1), test=rendered(6, "t", 2))
     report = simulate(settings, data, tmp_path / "work", workers=1)
 
-    assert [c.strategy for c in report.curves] == ["random", "ctc_nll", "diversity"]
+    assert [c.strategy for c in report.curves] == ["random", "ctc_nll", "diversity", "ctc_nll+self"]
     pool_ids = {s.id for s in data.pool}
     for curve in report.curves:
         assert curve.labels == [8, 12, 16]
@@ -88,9 +95,15 @@ def test_simulation_runs_end_to_end_and_labels_grow_by_the_batch(tmp_path: Path)
     # Every strategy starts from the same first model and seed set.
     assert len({c.cer[0] for c in report.curves}) == 1
     assert len({tuple(c.labeled_ids[:8]) for c in report.curves}) == 1
-    assert {s.strategy for s in report.summaries} == {"random", "ctc_nll", "diversity"}
+    assert {s.strategy for s in report.summaries} == {"random", "ctc_nll", "diversity", "ctc_nll+self"}
     assert report.target_cer == report.curves[0].cer[-1]
-    assert report.calibration["strategy"] in settings.strategies
+    assert report.calibration["strategy"] in settings.runs
+    # Self-training picks what its strategy picks from the same first model
+    # (pseudo-labels are never counted as labels) but trains on more.
+    plain, selftrained = report.curves[1], report.curves[3]
+    assert selftrained.labeled_ids[:12] == plain.labeled_ids[:12]
+    weights = [load_checkpoint(Path(c.final_checkpoint)).model.state_dict() for c in (plain, selftrained)]
+    assert any(not torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
     assert report.calibration["test_lines"] == 6
     assert 0.0 <= report.calibration["test_coverage_at_target"] <= 1.0
 

@@ -1,16 +1,27 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 from recognition.checkpoint import CheckpointError, checkpoint_dict, load_checkpoint, save_atomic
 from recognition.codec import Codec
+from recognition.decoding import ctc_log_likelihood
 from recognition.infer import Recognizer
 from recognition.model import CRNN
-from recognition.train import Progress, TrainConfig, TrainResult, learning_rate, pick_device, train
+from recognition.train import (
+    Progress,
+    TrainConfig,
+    TrainResult,
+    learning_rate,
+    pick_device,
+    train,
+    weighted_ctc,
+)
 
 from .conftest import TINY_TEXTS, tiny_model_config, tiny_samples, tiny_train_config
 
@@ -200,6 +211,51 @@ def test_learning_rate_warms_up_then_decays_to_the_floor() -> None:
     decay = [learning_rate(config, 100, p / 10) for p in range(11)]
     assert decay == sorted(decay, reverse=True)
     assert math.isclose(decay[-1], 0.1)
+
+
+def test_weighted_ctc_with_unit_weights_is_the_mean_reduction_and_scales_per_line() -> None:
+    torch.manual_seed(0)
+    log_probs = torch.randn(12, 3, 5).log_softmax(-1)  # (T, B, C)
+    targets = torch.tensor([1, 2, 3, 4, 4, 1, 2, 3, 1])
+    input_lengths, target_lengths = torch.tensor([12, 10, 12]), torch.tensor([2, 4, 3])
+    per_line = nn.CTCLoss(blank=0, reduction="none", zero_infinity=True)
+
+    def loss(weights: list[float]) -> float:
+        return float(weighted_ctc(per_line, log_probs, targets, input_lengths, target_lengths, torch.tensor(weights)))
+
+    mean = nn.CTCLoss(blank=0, reduction="mean", zero_infinity=True)(log_probs, targets, input_lengths, target_lengths)
+    assert loss([1.0, 1.0, 1.0]) == pytest.approx(float(mean), rel=1e-6)
+    per_char = per_line(log_probs, targets, input_lengths, target_lengths) / target_lengths
+    assert loss([1.0, 0.5, 1.0]) == pytest.approx(float(mean) - 0.5 * float(per_char[1]) / 3, rel=1e-6)
+
+
+def test_a_down_weighted_pseudo_label_pulls_less_than_a_verified_one(tmp_path: Path) -> None:
+    # One image, two contradicting texts: the verified one and a wrong
+    # pseudo-label. The lighter the pseudo-label, the more the trained model
+    # prefers the verified text.
+    [line] = tiny_samples(("minimum",))
+    pseudo = replace(line, id="pseudo", text="maximum")
+    config = tiny_train_config(max_steps=40, eval_every=40)
+    preference = {}
+    for weight in (1.0, 0.1):
+        out = tmp_path / str(weight)
+        train(
+            [line, replace(pseudo, weight=weight)], [line], out_dir=out, config=config, model_config=tiny_model_config()
+        )
+        recognizer = Recognizer.load(out / "last.pt", device="cpu", threads=1)
+        [log_probs] = recognizer.outputs([line.load()]).log_probs  # (T, C)
+        codec = recognizer.codec
+        preference[weight] = ctc_log_likelihood(log_probs, codec.encode("minimum")) - ctc_log_likelihood(
+            log_probs, codec.encode("maximum")
+        )
+    assert preference[0.1] > preference[1.0] + 1.0
+
+
+@pytest.mark.parametrize("weight", [0.0, -1.0, math.nan])
+def test_training_refuses_a_weight_that_is_not_positive(tmp_path: Path, weight: float) -> None:
+    [line] = tiny_samples(("minimum",))
+    with pytest.raises(ValueError, match="weight"):
+        train([replace(line, weight=weight)], [line], out_dir=tmp_path, config=tiny_train_config(max_steps=1))
 
 
 def test_training_refuses_to_start_without_lines(tmp_path: Path) -> None:
