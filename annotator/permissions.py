@@ -13,6 +13,7 @@ AnyUser = AbstractBaseUser | AnonymousUser
 
 LABELING_ROLES = frozenset(Membership.Role)
 REVIEW_ROLES = frozenset({Membership.Role.REVIEWER, Membership.Role.ADMIN})
+ADMIN_ROLES = frozenset({Membership.Role.ADMIN})
 
 
 def user_pk(user: AnyUser) -> int:

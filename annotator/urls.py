@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/projects", projects.ProjectListApi.as_view(), name="project-list"),
     path(PROJECT, projects.ProjectDetailApi.as_view(), name="project-detail"),
     path(f"{PROJECT}/schedule", projects.ProjectScheduleApi.as_view(), name="project-schedule"),
+    path(f"{PROJECT}/settings", projects.ProjectSettingsApi.as_view(), name="project-settings"),
     # the queue and lines
     path(f"{PROJECT}/queue/next", labeling.QueueNextApi.as_view(), name="queue-next"),
     path(f"{PROJECT}/queue/previous", labeling.QueuePreviousApi.as_view(), name="queue-previous"),

@@ -1,9 +1,9 @@
-"""Projects: the ones you belong to, one with its progress and model, and its
-retraining schedule."""
+"""Projects: the ones you belong to, one with its progress and model, its
+settings and its retraining schedule."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -25,7 +25,8 @@ from annotator.selectors import (
     project_verified_today,
     training_schedule_get,
 )
-from annotator.services import training_schedule_set
+from annotator.services import EDITABLE_SETTINGS, ProjectSettings, project_settings_update, training_schedule_set
+from recognition.selection import STRATEGIES
 
 
 class ProjectOutput(serializers.Serializer):
@@ -83,6 +84,46 @@ class ScheduleInput(serializers.Serializer):
     enabled = serializers.BooleanField(default=True)
 
 
+class StrategyOutput(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+
+
+class SettingsInput(serializers.Serializer):
+    """Every field optional: send only what changes. The model's validators
+    (ranges, choices) run in the service."""
+
+    selection_strategy = serializers.ChoiceField(choices=list(STRATEGIES), required=False)
+    retrain_threshold = serializers.IntegerField(min_value=1, required=False)
+    top_window = serializers.IntegerField(required=False)
+    lease_seconds = serializers.IntegerField(required=False)
+    require_review = serializers.BooleanField(required=False)
+    review_confidence = serializers.FloatField(required=False)
+    dispute_cer = serializers.FloatField(required=False)
+    auto_accept = serializers.BooleanField(required=False)
+    auto_accept_max_error = serializers.FloatField(
+        required=False, help_text="Target line error among auto-accepted lines; used from the next trained model on."
+    )
+    train_on_model_accepted = serializers.BooleanField(required=False)
+    model_accepted_weight = serializers.FloatField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A misspelt setting must not be dropped silently with a 200.
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: ["Not a setting that can be changed here."] for name in unknown})
+        return attrs
+
+
+class SettingsOutput(SettingsInput):
+    strategies = StrategyOutput(many=True, help_text="The selection strategies to choose from.")
+
+
+def _settings_payload(project: Project) -> dict[str, Any]:
+    values = {name: getattr(project, name) for name in EDITABLE_SETTINGS}
+    return {**values, "strategies": [{"name": k, "description": v} for k, v in STRATEGIES.items()]}
+
+
 def _detail_payload(project: Project, request: Request) -> dict[str, Any]:
     alphabet = project_alphabet(project=project)
     return {
@@ -113,6 +154,27 @@ class ProjectDetailApi(APIView):
     def get(self, request: Request, project_id: int) -> Response:
         project = project_get(project_id=project_id, user=request.user)
         return Response(ProjectDetailOutput(_detail_payload(project, request)).data)
+
+
+class ProjectSettingsApi(APIView):
+    @extend_schema(responses={200: SettingsOutput, 404: ERRORS[404]}, description="Any member may read them.")
+    def get(self, request: Request, project_id: int) -> Response:
+        project = project_get(project_id=project_id, user=request.user)
+        return Response(SettingsOutput(_settings_payload(project)).data)
+
+    @extend_schema(
+        request=SettingsInput,
+        responses={200: SettingsOutput, 400: ERRORS[400], 403: ERRORS[403], 404: ERRORS[404]},
+        description="Project admins: change some settings. A new selection strategy (or auto-accept "
+        "switch) re-scores the unverified lines under the active model, so the queue follows it.",
+    )
+    def patch(self, request: Request, project_id: int) -> Response:
+        project = project_get(project_id=project_id, user=request.user)
+        data = SettingsInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        changes = cast(ProjectSettings, data.validated_data)
+        project = project_settings_update(project=project, user=request.user, changes=changes)
+        return Response(SettingsOutput(_settings_payload(project)).data)
 
 
 class ProjectScheduleApi(APIView):

@@ -16,6 +16,7 @@ from annotator.services.labeling import (
     line_uncertainty_refresh,
     transcription_text_clean,
 )
+from annotator.services.projects import EDITABLE_SETTINGS, ProjectSettings, project_settings_update
 from annotator.services.review import line_review
 from annotator.services.schedules import training_schedule_set
 from annotator.services.scoring import lines_auto_accept, prediction_batch_store, predictions_refresh
@@ -30,7 +31,9 @@ from annotator.services.training import (
 )
 
 __all__ = [
+    "EDITABLE_SETTINGS",
     "MAX_TEXT_LENGTH",
+    "ProjectSettings",
     "TrainingError",
     "draft_save",
     "export_job_create",
@@ -51,6 +54,7 @@ __all__ = [
     "model_version_promote",
     "prediction_batch_store",
     "predictions_refresh",
+    "project_settings_update",
     "training_run_cancel",
     "training_run_execute",
     "training_run_recover_stale",

@@ -42,7 +42,7 @@ from annotator.formats import (
     read_zip,
 )
 from annotator.models import Document, ImportJob, Line, Page, Project, Transcription
-from annotator.permissions import AnyUser, membership_require, user_pk
+from annotator.permissions import ADMIN_ROLES, AnyUser, membership_require, user_pk
 from annotator.services.labeling import line_create, transcription_text_clean
 from annotator.services.training import training_run_request_if_due
 from recognition.images import ImageError, ImageLimits, load_line_image
@@ -58,7 +58,6 @@ IMAGE_MAGIC = {
     b"MM\x00*": "tiff",
 }
 PROGRESS_EVERY = 10
-ADMIN_ROLES = frozenset({"admin"})
 
 
 def _archive_limits() -> ArchiveLimits:

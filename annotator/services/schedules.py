@@ -10,7 +10,7 @@ from django.db import transaction
 
 from annotator.errors import InvalidInputError
 from annotator.models import Project
-from annotator.permissions import AnyUser, membership_require
+from annotator.permissions import ADMIN_ROLES, AnyUser, membership_require
 from annotator.selectors import (
     TRAINING_SCHEDULE_TASK,
     TrainingSchedule,
@@ -19,7 +19,6 @@ from annotator.selectors import (
     training_schedule_task,
 )
 
-ADMIN_ROLES = frozenset({"admin"})
 # A retrain every few minutes would only queue runs behind each other; a month
 # is the longest interval worth a schedule.
 SCHEDULE_MIN_MINUTES = 5

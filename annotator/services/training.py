@@ -36,7 +36,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from annotator.models import Line, ModelVersion, Project, TrainingRun, Transcription
-from annotator.permissions import AnyUser, membership_require, user_pk
+from annotator.permissions import ADMIN_ROLES, AnyUser, membership_require, user_pk
 from annotator.selectors import line_samples_verified, project_active_model, verified_lines_since_last_model
 from annotator.storage import storage_local_path, storage_publish, storage_work_dir
 
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 IN_FLIGHT = (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)
-ADMIN_ROLES = frozenset({"admin"})
 # The progress callback runs after every training step; it writes to the
 # database at most this often (and after every evaluation).
 PROGRESS_INTERVAL_SECONDS = 2.0

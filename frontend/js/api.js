@@ -107,6 +107,7 @@ export const api = {
   get: (url, options) => request('GET', url, undefined, {retries: 2, ...options}),
   post: (url, body, options) => request('POST', url, body, options),
   put: (url, body, options) => request('PUT', url, body, options),
+  patch: (url, body, options) => request('PATCH', url, body, options),
 };
 
 /** Query string from an object, skipping null/undefined. */

@@ -12,11 +12,12 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from pytest_django import DjangoCaptureOnCommitCallbacks
 from rest_framework.test import APIClient
 
 from annotator.models import Membership, ModelVersion, Project, TrainingRun
 from annotator.selectors import TRAINING_SCHEDULE_TASK, project_alphabet
-from annotator.services import label_submit
+from annotator.services import label_submit, project_settings_update
 from tests.annotator.factories import make_lines, make_member, make_project, score_lines
 
 pytestmark = pytest.mark.django_db
@@ -203,3 +204,71 @@ def test_only_admins_edit_the_schedule_and_members_may_read_it() -> None:
         assert refused.status_code == 403
         assert role in refused.json()["error"]["message"]
     assert not PeriodicTask.objects.filter(task=TRAINING_SCHEDULE_TASK).exists()
+
+
+def settings_url(project: Project) -> str:
+    return reverse("project-settings", args=[project.pk])
+
+
+def test_admins_switch_the_selection_strategy_and_the_queue_is_rescored(
+    enqueued: list[tuple[str, tuple]], django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    project = make_project(selection_strategy="beam_margin")
+    lines = make_lines(project, 3)
+    model = score_lines(lines, [0.2, 0.9, 0.5])
+    admin = as_user(make_member(project, role=Membership.Role.ADMIN))
+    before = admin.get(settings_url(project)).json()
+    assert before["selection_strategy"] == "beam_margin"
+    assert {s["name"] for s in before["strategies"]} >= {"random", "beam_margin", "expected_errors", "diversity"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin.patch(settings_url(project), {"selection_strategy": "expected_errors"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["selection_strategy"] == "expected_errors"
+    project.refresh_from_db()
+    assert project.selection_strategy == "expected_errors"
+    rescored = [args for name, args in enqueued if name.endswith("prediction_batch_store")]
+    assert rescored == [(model.pk, [lines[1].pk, lines[2].pk, lines[0].pk])], "queue top first"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin.patch(settings_url(project), {"retrain_threshold": 50}, format="json")
+    assert len([name for name, _ in enqueued if name.endswith("prediction_batch_store")]) == 1, "no re-score needed"
+
+
+def test_only_admins_change_settings_and_bad_values_are_refused_by_name() -> None:
+    project = make_project()
+    for role in (Membership.Role.LABELER, Membership.Role.REVIEWER):
+        member = as_user(make_member(project, role=role))
+        assert member.get(settings_url(project)).status_code == 200
+        refused = member.patch(settings_url(project), {"auto_accept": True}, format="json")
+        assert refused.status_code == 403
+    admin = as_user(make_member(project, role=Membership.Role.ADMIN))
+    for body, field in [
+        ({"selection_strategy": "loudest"}, "selection_strategy"),
+        ({"model_accepted_weight": 0.0}, "model_accepted_weight"),
+        ({"auto_accept_max_error": 0.9}, "auto_accept_max_error"),
+        ({"top_window": 0}, "top_window"),
+        ({"name": "renamed"}, "name"),
+    ]:
+        response = admin.patch(settings_url(project), body, format="json")
+        assert response.status_code == 400, body
+        error = response.json()["error"]
+        assert field in error["fields"], error
+        assert error["message"]
+    unchanged = Project.objects.get(pk=project.pk)
+    assert (unchanged.auto_accept, unchanged.model_accepted_weight, unchanged.name) == (
+        False,
+        0.5,
+        project.name,
+    )
+
+
+def test_two_admins_editing_different_settings_both_keep_their_change() -> None:
+    project = make_project()
+    first, second = (make_member(project, role=Membership.Role.ADMIN) for _ in range(2))
+    stale = Project.objects.get(pk=project.pk)  # loaded by the first admin before the second saved
+    project_settings_update(project=project, user=second, changes={"auto_accept": True})
+    project_settings_update(project=stale, user=first, changes={"selection_strategy": "random"})
+
+    saved = Project.objects.get(pk=project.pk)
+    assert (saved.auto_accept, saved.selection_strategy) == (True, "random")

@@ -26,6 +26,7 @@ API_NAMES = {
     "me",
     "auth-logout",
     "project-schedule",
+    "project-settings",
     "project-list",
     "project-detail",
     "queue-next",
@@ -73,14 +74,16 @@ def calls(project: Project, line: Line) -> list[tuple[str, str, str]]:
         kwargs = {name: ids[name] for name in pattern.pattern.converters}
         url = reverse(pattern.name, kwargs=kwargs)
         out += [
-            (str(pattern.name), method, url) for method in ("get", "post", "put", "delete") if hasattr(view, method)
+            (str(pattern.name), method, url)
+            for method in ("get", "post", "put", "patch", "delete")
+            if hasattr(view, method)
         ]
     return out
 
 
 def send(client: APIClient, method: str, url: str) -> Any:
     body = {"text": "kew", "client_id": str(uuid.uuid4())}
-    return getattr(client, method)(url, body, format="json") if method in {"post", "put"} else client.get(url)
+    return getattr(client, method)(url, body, format="json") if method in {"post", "put", "patch"} else client.get(url)
 
 
 def as_user(user: User) -> APIClient:

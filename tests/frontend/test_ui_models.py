@@ -1,5 +1,5 @@
 """The models page: versions, the CER chart, a running training's live
-progress, and the admin's schedule editor."""
+progress, and the admin's schedule and queue settings editors."""
 
 from __future__ import annotations
 
@@ -92,6 +92,16 @@ def test_the_models_page_shows_a_running_trainings_progress(
     assert json.loads(task.kwargs) == {"project_id": world.project.pk}
     assert (task.interval.every, task.enabled) == (60, True)
 
+    # The queue settings (admins): rank by expected errors, auto-accept on.
+    settings = page.locator(".queue-settings")
+    page.get_by_label("Next line by").select_option("expected_errors")
+    expect(settings).to_contain_text("expected number of wrong characters")
+    page.get_by_label("Auto-accept lines the model is sure of").check()
+    page.get_by_role("button", name="Save settings").click()
+    expect(settings).to_contain_text("Saved: selection strategy, auto accept.")
+    world.project.refresh_from_db()
+    assert (world.project.selection_strategy, world.project.auto_accept) == ("expected_errors", True)
+
     # The run ends: the page notices and offers "Retrain now" again.
     TrainingRun.objects.filter(pk=run.pk).update(
         status=TrainingRun.Status.SUCCEEDED,
@@ -112,6 +122,8 @@ def test_labelers_see_the_models_without_admin_controls(
     expect(page.locator("svg.chart circle")).to_have_count(1)
     expect(page.get_by_role("button", name="Retrain now")).to_have_count(0)
     expect(page.locator(".schedule")).to_be_hidden()
+    expect(page.get_by_label("Next line by")).to_be_disabled()
+    expect(page.get_by_role("button", name="Save settings")).to_have_count(0)
     # Role-aware navigation: no Review or Import for a labeler.
     nav = page.get_by_role("navigation", name="Main")
     expect(nav.get_by_role("link", name="Label")).to_be_visible()

@@ -1,9 +1,11 @@
 // Models: versions with CER/WER/SER, CER against verified lines, the running
-// training with a live progress bar; admins retrain by hand and edit the schedule.
+// training with a live progress bar; admins retrain by hand and edit the schedule
+// and the queue's selection strategy and auto-accept.
 
 import {ApiError, api} from '../api.js';
 import {cerChart, legend} from '../chart.js';
 import {announce, formatDate, formatDuration, h, percent, replace, showError} from '../dom.js';
+import {renderQueueSettings} from './queue-settings.js';
 
 const POLL_MS = 2000;
 const IN_FLIGHT = new Set(['queued', 'running']);
@@ -34,6 +36,7 @@ class ModelsPage {
     this.runBox = h('section', {class: 'card run', 'aria-labelledby': 'run-title'});
     this.runsTable = h('div');
     this.scheduleBox = h('section', {class: 'card schedule', 'aria-labelledby': 'schedule-title', hidden: !this.admin});
+    this.settingsBox = h('section', {class: 'card queue-settings', 'aria-labelledby': 'queue-settings-title'});
     replace(
       main,
       h('h1', {}, 'Models'),
@@ -44,6 +47,7 @@ class ModelsPage {
           'div',
           {},
           h('section', {class: 'card', 'aria-labelledby': 'chart-title'}, h('h2', {id: 'chart-title'}, 'CER against verified lines'), this.chartBox, legend()),
+          this.settingsBox,
         ),
         h(
           'div',
@@ -76,6 +80,7 @@ class ModelsPage {
     this.renderRun(live || runs[0] || null);
     if (live) this.poll(live.id);
     if (this.admin) this.loadSchedule();
+    renderQueueSettings(this.settingsBox, this.project);
   }
 
   renderModels(models) {

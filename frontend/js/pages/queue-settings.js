@@ -1,0 +1,84 @@
+// The labeling queue's settings on the models page: which selection strategy
+// ranks the queue, and auto-accept. Every member sees them; admins change them
+// (PATCH /api/projects/{id}/settings sends only what changed).
+
+import {ApiError, api} from '../api.js';
+import {h, percent, replace} from '../dom.js';
+
+const FIELDS = ['selection_strategy', 'auto_accept', 'auto_accept_max_error', 'train_on_model_accepted', 'model_accepted_weight'];
+
+/** Fill `box` (a section) with the settings card; resolves once it is drawn. */
+export async function renderQueueSettings(box, project) {
+  const title = h('h2', {id: 'queue-settings-title'}, 'Queue and auto-accept');
+  let current;
+  try {
+    current = await api.get(`/api/projects/${project.id}/settings`);
+  } catch (error) {
+    replace(box, title, h('p', {class: 'error'}, error.message));
+    return;
+  }
+  const admin = project.role === 'admin';
+  const disabled = !admin;
+  const strategy = h(
+    'select',
+    {id: 'setting-strategy', disabled, 'aria-describedby': 'setting-strategy-help'},
+    current.strategies.map((s) => h('option', {value: s.name, selected: s.name === current.selection_strategy}, s.name)),
+  );
+  const strategyHelp = h('p', {class: 'muted', id: 'setting-strategy-help'});
+  const describe = () => {
+    const chosen = current.strategies.find((s) => s.name === strategy.value);
+    strategyHelp.textContent = chosen ? chosen.description : '';
+  };
+  strategy.addEventListener('change', describe);
+  describe();
+
+  const autoAccept = h('input', {id: 'setting-auto-accept', type: 'checkbox', checked: current.auto_accept, disabled});
+  const maxError = h('input', {
+    id: 'setting-max-error', type: 'number', min: '0', max: '50', step: 'any', disabled,
+    value: String(+(current.auto_accept_max_error * 100).toFixed(2)), 'aria-describedby': 'setting-max-error-help',
+  });
+  const trainOn = h('input', {id: 'setting-train-accepted', type: 'checkbox', checked: current.train_on_model_accepted, disabled});
+  const weight = h('input', {
+    id: 'setting-weight', type: 'number', min: '0.01', max: '1', step: 'any', disabled, value: String(current.model_accepted_weight),
+  });
+  const message = h('p', {class: 'muted', 'aria-live': 'polite'},
+    admin ? 'A new strategy re-ranks the queue as the active model re-scores the lines.' : 'Project admins change these.');
+
+  const values = () => ({
+    selection_strategy: strategy.value,
+    auto_accept: autoAccept.checked,
+    auto_accept_max_error: Number(maxError.value) / 100,
+    train_on_model_accepted: trainOn.checked,
+    model_accepted_weight: Number(weight.value),
+  });
+  const form = h(
+    'form',
+    {class: 'settings-form'},
+    h('div', {}, h('label', {for: 'setting-strategy'}, 'Next line by'), strategy, strategyHelp),
+    h('label', {class: 'check', for: 'setting-auto-accept'}, autoAccept, 'Auto-accept lines the model is sure of'),
+    h('div', {}, h('label', {for: 'setting-max-error'}, 'Line error allowed among accepted lines (%)'), maxError,
+      h('p', {class: 'muted', id: 'setting-max-error-help'}, `Now ${percent(current.auto_accept_max_error)}; used from the next trained model on.`)),
+    h('label', {class: 'check', for: 'setting-train-accepted'}, trainOn, 'Also train on model-accepted lines'),
+    h('div', {}, h('label', {for: 'setting-weight'}, 'Their weight in training (a verified line weighs 1)'), weight),
+    admin ? h('button', {type: 'submit', class: 'primary'}, 'Save settings') : null,
+  );
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const wanted = values();
+    const changes = Object.fromEntries(FIELDS.filter((f) => wanted[f] !== current[f]).map((f) => [f, wanted[f]]));
+    if (!Object.keys(changes).length) {
+      message.textContent = 'Nothing changed.';
+      message.className = 'muted';
+      return;
+    }
+    try {
+      current = await api.patch(`/api/projects/${project.id}/settings`, changes);
+      message.textContent = `Saved: ${Object.keys(changes).join(', ').replaceAll('_', ' ')}.`;
+      message.className = 'ok';
+    } catch (error) {
+      message.textContent = error instanceof ApiError ? error.message : `Not saved: ${error.message}`;
+      message.className = 'error';
+    }
+  });
+  replace(box, title, form, message);
+}
