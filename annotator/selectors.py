@@ -132,8 +132,14 @@ def verified_lines_since_last_model(*, project: Project, at_most: int | None = N
         .values_list("created_at", flat=True)
         .first()
     )
+    # queue_state=labeled is implied by a verified text; saying it lets the
+    # count walk line_queue_idx's labeled part instead of the whole project,
+    # since this runs after every submit (measured in benchmarks/QUEUE.md).
     lines = Line.objects.filter(
-        project=project, split=Line.Split.TRAIN, current_transcription__status=Transcription.Status.VERIFIED
+        project=project,
+        split=Line.Split.TRAIN,
+        queue_state=Line.QueueState.LABELED,
+        current_transcription__status=Transcription.Status.VERIFIED,
     ).exclude(current_transcription__source=Transcription.Source.MODEL_ACCEPTED)
     if since is not None:
         lines = lines.filter(current_transcription__created_at__gt=since)

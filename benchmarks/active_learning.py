@@ -588,7 +588,8 @@ def plot(report: Report, path: Path) -> Path:
     return path
 
 
-def markdown(report: Report, *, command: str, started: dt.datetime, plot_path: Path) -> str:
+def markdown(report: Report, *, command: str, started: dt.datetime, plot_path: Path, commit: str = "") -> str:
+    """The report; ``commit`` is the code the run started from (default: now)."""
     s = report.settings
     cal = report.calibration
     calib = cal["calibration"]
@@ -603,7 +604,7 @@ def markdown(report: Report, *, command: str, started: dt.datetime, plot_path: P
             "# Active-learning simulation",
             "",
             f"- command: `{command}` ({report.minutes:.0f} minutes)",
-            f"- commit: {_commit()}, {started:%Y-%m-%d %H:%M} UTC",
+            f"- commit: {commit or _commit()} at the start, {started:%Y-%m-%d %H:%M} UTC",
             f"- machine: {_machine()}; jobs in parallel processes, 1 torch thread each",
             f"- data: `hooker` fixed split; pool = the train split; test CER on a fixed seeded subset of "
             f"{s.test_lines} test lines; "
@@ -684,13 +685,13 @@ def main(argv: list[str] | None = None) -> int:
         settings = replace(settings, self_training=tuple(args.self_training))
     if args.no_pretrain:
         settings = replace(settings, pretrain_steps=0)
-    started = dt.datetime.now(dt.UTC)
+    started, commit = dt.datetime.now(dt.UTC), _commit()
     work = args.work / ("quick" if args.quick else "default")
     report = simulate(settings, load_hooker(settings, args.dataset), work, workers=args.workers)
     command = "python -m benchmarks.active_learning " + " ".join(argv if argv is not None else sys.argv[1:])
     (work / "report.json").write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
     plot(report, args.plot)
-    text = markdown(report, command=command.strip(), started=started, plot_path=args.plot)
+    text = markdown(report, command=command.strip(), started=started, plot_path=args.plot, commit=commit)
     args.results.write_text(text, encoding="utf-8")
     print(text)
     return 0

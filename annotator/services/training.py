@@ -113,7 +113,10 @@ def training_run_request_if_due(*, project: Project) -> TrainingRun | None:
     # while the eval lines it needs are missing, nor soon after a failure.
     need_eval = settings.LINEPROOF_TRAIN_MIN_EVAL_LINES
     verified_eval = Line.objects.filter(
-        project=project, split=Line.Split.EVAL, current_transcription__status=Transcription.Status.VERIFIED
+        project=project,
+        split=Line.Split.EVAL,
+        queue_state=Line.QueueState.LABELED,
+        current_transcription__status=Transcription.Status.VERIFIED,
     )
     if verified_eval[:need_eval].count() < need_eval:
         return None
