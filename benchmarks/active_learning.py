@@ -137,8 +137,8 @@ DEFAULT = Settings(
     self_training=(DEFAULT_STRATEGY,),
 )
 QUICK = Settings(
-    strategies=("random", "ctc_nll", "diversity"),
-    self_training=("ctc_nll",),
+    strategies=("random", DEFAULT_STRATEGY, "diversity"),
+    self_training=(DEFAULT_STRATEGY,),
     pseudo_lines=40,
     seeds=1,
     seed_labels=60,
