@@ -94,7 +94,9 @@ class SettingsInput(serializers.Serializer):
     (ranges, choices) run in the service."""
 
     selection_strategy = serializers.ChoiceField(choices=list(STRATEGIES), required=False)
-    retrain_threshold = serializers.IntegerField(min_value=1, required=False)
+    retrain_threshold = serializers.IntegerField(
+        min_value=0, required=False, help_text="0 turns automatic retraining off"
+    )
     top_window = serializers.IntegerField(required=False)
     lease_seconds = serializers.IntegerField(required=False)
     require_review = serializers.BooleanField(required=False)
