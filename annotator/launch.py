@@ -92,6 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     from django.conf import settings
 
     django.setup()
+    from annotator.services import training_run_recover_stale
+
+    # The workers about to start are the only ones of this setup, so a run
+    # still "running" lost its worker when the last launch stopped (Ctrl-C
+    # mid-training): fail it and queue its retry now, not after the stale
+    # timeout, so the restarted trainer picks it up at once.
+    for retry in training_run_recover_stale(stale_after=0):
+        print(f"Training run {retry.retry_of_id} was interrupted; run {retry.pk} retries it.", flush=True)
     specs = process_specs(host=args.host, port=args.port, debug=settings.DEBUG)
     processes = {spec.name: subprocess.Popen(spec.argv) for spec in specs}
     stopping = False

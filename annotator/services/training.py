@@ -138,17 +138,23 @@ def training_run_cancel(*, run: TrainingRun, user: AnyUser) -> TrainingRun:
     return TrainingRun.objects.get(pk=run.pk)
 
 
-def training_run_recover_stale(*, project: Project | None = None, now: datetime | None = None) -> list[TrainingRun]:
+def training_run_recover_stale(
+    *, project: Project | None = None, now: datetime | None = None, stale_after: float | None = None
+) -> list[TrainingRun]:
     """Runs left 'running' by a worker that died (SIGKILL, OOM, a lost machine):
-    their heartbeat is older than LINEPROOF_TRAIN_STALE_SECONDS. Each is marked
+    their heartbeat is older than ``stale_after`` seconds (default
+    LINEPROOF_TRAIN_STALE_SECONDS; 0 when the caller knows no worker is alive,
+    as the launcher does before it starts the only ones). Each is marked
     failed ("worker lost"), its model version failed (the active model was never
     touched: promotion is the last step of a run, in one transaction) and, below
     LINEPROOF_TRAIN_MAX_ATTEMPTS, a new queued run (attempt + 1) is enqueued.
     Returns the new runs. Called by new requests, by a redelivered job and by
     the periodic schedule check."""
     now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.LINEPROOF_TRAIN_STALE_SECONDS)
-    stale = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff)
+    seconds = settings.LINEPROOF_TRAIN_STALE_SECONDS if stale_after is None else stale_after
+    stale = TrainingRun.objects.filter(
+        status=TrainingRun.Status.RUNNING, heartbeat_at__lte=now - timedelta(seconds=seconds)
+    )
     if project is not None:
         stale = stale.filter(project=project)
     retries = []

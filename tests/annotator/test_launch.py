@@ -32,17 +32,31 @@ def query(db: Path, sql: str) -> list[tuple]:
         return connection.execute(sql).fetchall()
 
 
-def test_launcher_serves_the_ui_imports_the_demo_in_its_worker_and_stops_cleanly(tmp_path: Path) -> None:
-    db, port = tmp_path / "db.sqlite3", free_port()
+def launcher_env(tmp_path: Path) -> dict[str, str]:
+    """Zero configuration, in ``tmp_path``: SQLite and the filesystem broker."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST", "DJANGO_SETTINGS"))}
     env |= {
-        "DATABASE_URL": f"sqlite:///{db}",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "MEDIA_ROOT": str(tmp_path / "media"),
         "LINEPROOF_VAR_DIR": str(tmp_path / "var"),
         "LINEPROOF_TRAIN_MAX_MINUTES": "0.2",
         "LINEPROOF_ADMIN_PASSWORD": "s3cret-demo",
     }
     env.pop("REDIS_URL", None)
+    return env
+
+
+def stop(launcher: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, a clean exit, and no process of its session left behind."""
+    launcher.send_signal(signal.SIGTERM)
+    assert launcher.wait(timeout=60) == 0
+    leftovers = subprocess.run(["pgrep", "-s", str(launcher.pid)], capture_output=True, text=True).stdout.split()
+    assert leftovers == [], f"processes left behind: {leftovers}"
+
+
+def test_launcher_serves_the_ui_imports_the_demo_in_its_worker_and_stops_cleanly(tmp_path: Path) -> None:
+    db, port = tmp_path / "db.sqlite3", free_port()
+    env = launcher_env(tmp_path)
     log = (tmp_path / "launch.log").open("wb")
     launcher = subprocess.Popen(
         [sys.executable, "-m", "annotator.launch", "--port", str(port), "--demo-lines", "30"],
@@ -75,9 +89,40 @@ def test_launcher_serves_the_ui_imports_the_demo_in_its_worker_and_stops_cleanly
         assert f"http://127.0.0.1:{port}/" in output
         assert "admin / s3cret-demo" in output
     finally:
-        launcher.send_signal(signal.SIGTERM)
-        code = launcher.wait(timeout=60)
+        stop(launcher)
         log.close()
-    assert code == 0
-    leftovers = subprocess.run(["pgrep", "-s", str(launcher.pid)], capture_output=True, text=True).stdout.split()
-    assert leftovers == [], f"processes left behind: {leftovers}"
+
+
+INTERRUPTED = """
+from django.utils import timezone
+from annotator.models import Project, TrainingRun
+project = Project.objects.create(name="interrupted")
+TrainingRun.objects.create(project=project, status="running", started_at=timezone.now(), heartbeat_at=timezone.now())
+"""
+
+
+def test_a_training_run_interrupted_by_the_last_stop_is_retried_at_the_next_start(tmp_path: Path) -> None:
+    db, env = tmp_path / "db.sqlite3", launcher_env(tmp_path)
+    setup = [sys.executable, "-m", "annotator.launch", "--setup-only", "--demo-lines", "0"]
+    subprocess.run(setup, cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+    shell = [sys.executable, "manage.py", "shell", "-c", INTERRUPTED]
+    subprocess.run(shell, cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
+    (interrupted,) = query(db, "select id from annotator_trainingrun")
+
+    log = (tmp_path / "launch.log").open("wb")
+    command = [sys.executable, "-m", "annotator.launch", "--port", str(free_port()), "--demo-lines", "0"]
+    launcher = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "retries it" not in (tmp_path / "launch.log").read_text():
+            assert launcher.poll() is None, (tmp_path / "launch.log").read_text()[-3000:]
+            time.sleep(0.5)
+        runs = query(db, "select id, status, retry_of_id, attempt from annotator_trainingrun order by id")
+        assert runs[0][:2] == (interrupted[0], "failed")
+        assert runs[1][2:] == (interrupted[0], 2), runs
+        assert f"Training run {interrupted[0]} was interrupted" in (tmp_path / "launch.log").read_text()
+    finally:
+        stop(launcher)
+        log.close()

@@ -258,6 +258,20 @@ def test_a_run_whose_worker_died_is_failed_and_retried(
     assert training_run_recover_stale() == []  # recovered once only
 
 
+def test_with_no_worker_alive_even_a_fresh_heartbeat_is_recovered(
+    enqueued: list[tuple[str, tuple]], django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    project = make_project()
+    interrupted = stale_run(project, minutes=0)
+    assert training_run_recover_stale() == [], "by default a fresh heartbeat means a live worker"
+    with django_capture_on_commit_callbacks(execute=True):
+        (retry,) = training_run_recover_stale(stale_after=0)
+    interrupted.refresh_from_db()
+    assert interrupted.status == TrainingRun.Status.FAILED
+    assert (retry.attempt, retry.retry_of) == (2, interrupted)
+    assert enqueued == [(EXECUTE, (retry.pk,))]
+
+
 def test_recovery_gives_up_after_the_last_attempt(settings: Settings) -> None:
     settings.LINEPROOF_TRAIN_MAX_ATTEMPTS = 3
     project = make_project()
