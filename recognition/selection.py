@@ -81,8 +81,11 @@ STRATEGIES: dict[str, str] = {
 # the CER-vs-labels curve in benchmarks/ACTIVE_LEARNING.md (2 seeds, 900
 # labels: beam_margin 46.10%, expected_errors 46.15%, random 46.30%, all
 # within the seed spread; beam_margin reaches random's final CER with 92% of
-# its labels). Per-character-normalised scores lost to random: they favour
-# short lines and so buy fewer characters per labeled line.
+# its labels). From scratch (ACTIVE_LEARNING_SCRATCH.md) expected_errors
+# needed 87% and beam_margin 89%, a tie; beam_margin's lines are 17% shorter
+# (32 characters against 38), so a labeler types less per label.
+# Per-character-normalised scores lost to random in both: they favour short
+# lines and so buy fewer characters per labeled line.
 DEFAULT_STRATEGY = "beam_margin"
 # The uncertainty diversity discounts: a length-aware one. On ctc_nll (per
 # character) it picked 19 characters per line against the pool's 29 and
