@@ -121,6 +121,21 @@ def eval_lines_labeled(*, project: Project, at_most: int) -> int:
     return labeled[:at_most].count()
 
 
+def lines_verified(*, project: Project, split: str) -> QuerySet[Line]:
+    """Lines of ``split`` whose current text is verified (by a person, an import
+    or, when accepted, the model)."""
+    # queue_state=labeled is implied by a verified text; saying it lets the
+    # query walk line_queue_idx's labeled part instead of the whole project,
+    # which matters for the retraining check after every submit
+    # (benchmarks/QUEUE.md).
+    return Line.objects.filter(
+        project=project,
+        split=split,
+        queue_state=Line.QueueState.LABELED,
+        current_transcription__status=Transcription.Status.VERIFIED,
+    )
+
+
 def verified_lines_since_last_model(*, project: Project, at_most: int | None = None) -> int:
     """Training lines verified since the latest model was started: the retraining
     trigger compares this with ``project.retrain_threshold`` (counting stops at
@@ -132,15 +147,9 @@ def verified_lines_since_last_model(*, project: Project, at_most: int | None = N
         .values_list("created_at", flat=True)
         .first()
     )
-    # queue_state=labeled is implied by a verified text; saying it lets the
-    # count walk line_queue_idx's labeled part instead of the whole project,
-    # since this runs after every submit (measured in benchmarks/QUEUE.md).
-    lines = Line.objects.filter(
-        project=project,
-        split=Line.Split.TRAIN,
-        queue_state=Line.QueueState.LABELED,
-        current_transcription__status=Transcription.Status.VERIFIED,
-    ).exclude(current_transcription__source=Transcription.Source.MODEL_ACCEPTED)
+    lines = lines_verified(project=project, split=Line.Split.TRAIN).exclude(
+        current_transcription__source=Transcription.Source.MODEL_ACCEPTED
+    )
     if since is not None:
         lines = lines.filter(current_transcription__created_at__gt=since)
     if at_most is not None:
@@ -157,11 +166,7 @@ def line_samples_verified(*, project: Project, split: str) -> list[LineSample]:
     """
     from recognition.data import LineSample
 
-    lines = (
-        Line.objects.filter(project=project, split=split, current_transcription__status=Transcription.Status.VERIFIED)
-        .select_related("current_transcription")
-        .order_by("id")
-    )
+    lines = lines_verified(project=project, split=split).select_related("current_transcription").order_by("id")
     if not project.train_on_model_accepted:
         lines = lines.exclude(current_transcription__source=Transcription.Source.MODEL_ACCEPTED)
     samples = []

@@ -35,9 +35,14 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from annotator.models import Line, ModelVersion, Project, TrainingRun, Transcription
+from annotator.models import Line, ModelVersion, Project, TrainingRun
 from annotator.permissions import ADMIN_ROLES, AnyUser, membership_require, user_pk
-from annotator.selectors import line_samples_verified, project_active_model, verified_lines_since_last_model
+from annotator.selectors import (
+    line_samples_verified,
+    lines_verified,
+    project_active_model,
+    verified_lines_since_last_model,
+)
 from annotator.storage import storage_local_path, storage_publish, storage_work_dir
 
 if TYPE_CHECKING:
@@ -112,12 +117,7 @@ def training_run_request_if_due(*, project: Project) -> TrainingRun | None:
     # A run that cannot succeed is not started again on every submit: not
     # while the eval lines it needs are missing, nor soon after a failure.
     need_eval = settings.LINEPROOF_TRAIN_MIN_EVAL_LINES
-    verified_eval = Line.objects.filter(
-        project=project,
-        split=Line.Split.EVAL,
-        queue_state=Line.QueueState.LABELED,
-        current_transcription__status=Transcription.Status.VERIFIED,
-    )
+    verified_eval = lines_verified(project=project, split=Line.Split.EVAL)
     if verified_eval[:need_eval].count() < need_eval:
         return None
     backoff = timezone.now() - timedelta(seconds=settings.LINEPROOF_TRAIN_FAILURE_BACKOFF_SECONDS)
