@@ -1,8 +1,10 @@
-"""Command line: ``python -m recognition train | eval | predict | export | demo``.
+"""Command line: ``python -m recognition train | eval | predict | export | demo | corpus | pretrain | ship-base``.
 
 Data is given either as a dataset folder with ``split.json`` (``--data``) or
 as line folders of ``<id>.png`` + ``<id>.gt.txt`` (``--train``/``--val``/
-``--lines``). Results go to stdout as JSON; progress goes to stderr.
+``--lines``). Results go to stdout as JSON; progress goes to stderr. Wherever a checkpoint
+is expected (``--init``, ``--model``), ``base`` names the default shipped base
+model and ``base:<name>`` another one.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from recognition.base.pretrain import PretrainConfig, prepare_corpus, pretrain, ship_base
 from recognition.checkpoint import CheckpointError, load_checkpoint
 from recognition.data import DataError, LineSample, load_line_folder, load_split
 from recognition.export import export_all
@@ -165,6 +168,41 @@ def cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _pretrain_config(args: argparse.Namespace) -> PretrainConfig:
+    overrides = {
+        "max_minutes": getattr(args, "max_minutes", None),
+        "max_steps": getattr(args, "max_steps", None),
+        "synthetic_lines": args.synthetic_lines,
+        "preset": getattr(args, "preset", None),
+        "height": getattr(args, "height", None),
+        "device": getattr(args, "device", None),
+        "threads": getattr(args, "threads", None),
+    }
+    return PretrainConfig(
+        work_dir=Path(args.work),
+        snapshots=Path(args.snapshots),
+        **{k: v for k, v in overrides.items() if v is not None},
+    )
+
+
+def cmd_corpus(args: argparse.Namespace) -> dict[str, Any]:
+    config = _pretrain_config(args)
+    prepare_corpus(config)
+    manifest = json.loads((config.corpus_dir / "manifest.json").read_text(encoding="utf-8"))
+    return {k: v for k, v in manifest.items() if k != "line_sources"} | {
+        "sources": {s["name"]: s["lines"] for s in manifest["line_sources"]}
+    }
+
+
+def cmd_pretrain(args: argparse.Namespace) -> dict[str, Any]:
+    return pretrain(_pretrain_config(args))
+
+
+def cmd_ship_base(args: argparse.Namespace) -> dict[str, Any]:
+    path = ship_base(_pretrain_config(args), args.name, command=["python", "-m", "recognition", *sys.argv[1:]])
+    return {"base": str(path), "size_bytes": path.stat().st_size}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m recognition", description=__doc__.splitlines()[0])
     parser.add_argument("--output", help="also write the JSON result to this file (eval: with per-line text)")
@@ -223,6 +261,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_demo)
+
+    def pretrain_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--work", default="runs/pretrain", help="corpus, synthetic lines and the run go here")
+        p.add_argument(
+            "--snapshots",
+            default="../.mirror",
+            help="folder of source snapshots (<owner>+<name>/repo Git dirs); missing ones are cloned",
+        )
+        p.add_argument("--synthetic-lines", type=int)
+
+    p = sub.add_parser("corpus", help="build the pretraining corpus (real lines + synthetic lines)")
+    pretrain_args(p)
+    p.set_defaults(func=cmd_corpus)
+
+    p = sub.add_parser("pretrain", help="build the corpus if needed, then train (or resume) a base model")
+    pretrain_args(p)
+    p.add_argument("--max-minutes", type=float)
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--preset", choices=sorted(PRESETS))
+    p.add_argument("--height", type=int)
+    p.add_argument("--device")
+    p.add_argument("--threads", type=int)
+    p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser("ship-base", help="write the pretrained model as a shipped fp16 base with its card")
+    pretrain_args(p)
+    p.add_argument("--name", required=True)
+    p.set_defaults(func=cmd_ship_base)
 
     p = sub.add_parser("export", help="write TorchScript and ONNX")
     p.add_argument("--model", required=True)

@@ -21,7 +21,7 @@ the edge would be a pattern the model could learn instead of the text.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -99,6 +99,14 @@ class AugmentConfig:
                 raise ValueError(f"{name} must satisfy 0 < low <= high, got {(low, high)}")
         if self.stroke_kernel_px < 1 or self.cutout_max_count < 0:
             raise ValueError("stroke_kernel_px must be >= 1 and cutout_max_count >= 0")
+
+
+def scaled(config: AugmentConfig, strength: float) -> AugmentConfig:
+    """``config`` with every step's probability times ``strength`` (capped at 1); 0 turns augmentation off."""
+    if strength < 0:
+        raise ValueError(f"augmentation strength must be >= 0, got {strength}")
+    probs = {name: min(1.0, value * strength) for name, value in vars(config).items() if name.endswith("_prob")}
+    return replace(config, enabled=config.enabled and strength > 0, **probs)
 
 
 def augment_line(

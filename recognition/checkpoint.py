@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from recognition.base import UnknownBaseError, resolve_checkpoint
 from recognition.codec import Codec
 from recognition.lm import CharNGramLM
 from recognition.model import CRNN, ModelConfig
@@ -103,8 +104,14 @@ def save_atomic(checkpoint: dict[str, Any], path: Path | str) -> Path:
 
 
 def load_checkpoint(path: Path | str, *, device: torch.device | str = "cpu") -> LoadedModel:
-    """The one loader: a checkpoint file to a ready (eval-mode) model and its codec."""
-    path = Path(path)
+    """The one loader: a checkpoint file to a ready (eval-mode) model and its codec.
+
+    ``base`` and ``base:<name>`` name a shipped base model (``recognition.base``).
+    """
+    try:
+        path = resolve_checkpoint(path)
+    except UnknownBaseError as exc:
+        raise CheckpointError(str(exc)) from None
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from recognition.augment import AugmentConfig
+from recognition.augment import AugmentConfig, scaled
 from recognition.calibration import fit_calibration
 from recognition.checkpoint import checkpoint_dict, from_dict, load_checkpoint, save_atomic
 from recognition.codec import Codec
@@ -71,6 +71,9 @@ class TrainConfig:
     grad_clip: float = 5.0
     seed: int = 0
     augment: bool = True
+    # Scales the chance of every augmentation step (recognition.augment.scaled):
+    # a few hundred labels want more variety than thousands do.
+    augment_strength: float = 1.0
     freeze_cnn_steps: int = 0
     amp: bool = True
     device: str | None = None
@@ -299,7 +302,11 @@ def train(
     train_images = prepare_images(train_samples, height, binarize=binarize)
     val_images = prepare_images(val_samples, height, binarize=binarize)
     train_set = LineDataset(
-        train_images, train_texts, codec, augment=AugmentConfig() if config.augment else None, seed=config.seed
+        train_images,
+        train_texts,
+        codec,
+        augment=scaled(AugmentConfig(), config.augment_strength) if config.augment else None,
+        seed=config.seed,
     )
     val_texts = [s.text for s in val_samples]
     val_set = LineDataset(val_images, val_texts, codec)
