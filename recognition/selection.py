@@ -228,6 +228,9 @@ def _check(strategy: str) -> None:
         raise ValueError(f"unknown selection strategy {strategy!r}; known: {list(STRATEGIES)}")
 
 
+TIE_TOLERANCE = 1e-6
+
+
 def _unit_rows(embeddings: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
     e = np.asarray(embeddings, dtype=np.float64)
     norms = np.linalg.norm(e, axis=1, keepdims=True)
@@ -269,7 +272,11 @@ def diversity_order(
     gains = np.empty(k)
     for step in range(k):
         gain = np.where(picked, -np.inf, u * closeness)
-        best = int(np.argmax(gain))  # first maximum: ties go to the lowest index
+        # Two copies of one line read in one batch can differ in the last bits
+        # (thread count, position in the batch), so gains within TIE_TOLERANCE
+        # of the best are ties, and ties go to the lowest index on any machine.
+        top = float(gain.max())
+        best = int(np.flatnonzero(gain >= top - TIE_TOLERANCE * max(1.0, abs(top)))[0])
         order[step], gains[step] = best, gain[best]
         picked[best] = True
         distance = np.clip(1.0 - unit @ unit[best], 0.0, None)

@@ -49,7 +49,10 @@ class PretrainConfig:
     preset: str = "cpu"
     height: int | None = None
     min_char_count: int = 25
-    val_lines_per_source: int = 120
+    # Validation during training is kept short (an evaluation costs training
+    # time); the model card reads more lines per source.
+    val_lines_per_source: int = 40
+    card_val_lines_per_source: int = 150
     max_minutes: float = 90.0
     max_steps: int | None = None
     batch_size: int = 16
@@ -88,8 +91,11 @@ def prepare_corpus(config: PretrainConfig) -> None:
         print(f"synthetic: {stats}", file=sys.stderr, flush=True)
 
 
-def corpus_samples(config: PretrainConfig) -> tuple[list[LineSample], dict[str, list[LineSample]]]:
+def corpus_samples(
+    config: PretrainConfig, *, val_per_source: int | None = None
+) -> tuple[list[LineSample], dict[str, list[LineSample]]]:
     """Training lines (real and synthetic) and validation lines per source, rare characters left out."""
+    per_source = val_per_source or config.val_lines_per_source
     corpus = config.corpus_dir
     splits = load_split(corpus)
     synthetic_ids = json.loads((corpus / "synthetic.json").read_text(encoding="utf-8"))["ids"]
@@ -103,7 +109,7 @@ def corpus_samples(config: PretrainConfig) -> tuple[list[LineSample], dict[str, 
         if sample.text and set(sample.text) <= alphabet:
             val_by_source.setdefault(sample.id.split("/", 1)[0], []).append(sample)
     capped = {
-        source: lines[:: max(1, len(lines) // config.val_lines_per_source)][: config.val_lines_per_source]
+        source: lines[:: max(1, len(lines) // per_source)][:per_source]
         for source, lines in sorted(val_by_source.items())
     }
     return keep, capped
@@ -185,7 +191,7 @@ def ship_base(config: PretrainConfig, name: str, *, command: Sequence[str]) -> P
     best = config.run_dir / "best.pt"
     data = torch.load(best, map_location="cpu", weights_only=True)
     loaded = load_checkpoint(best)
-    _, val_by_source = corpus_samples(config)
+    _, val_by_source = corpus_samples(config, val_per_source=config.card_val_lines_per_source)
     per_source = validation_cer_by_source(best, val_by_source)
     manifest = json.loads((config.corpus_dir / "manifest.json").read_text(encoding="utf-8"))
     synthetic = json.loads((config.corpus_dir / "synthetic.json").read_text(encoding="utf-8"))

@@ -225,3 +225,11 @@ def test_pooling_averages_only_each_lines_valid_frames(tiny_checkpoint: Path) ->
     hidden = torch.arange(12, dtype=torch.float32).reshape(6, 2, 1)  # (T=6, B=2, D=1)
     pooled = model.pool(hidden, torch.tensor([6 * stride, 2 * stride]))
     assert pooled[:, 0].tolist() == pytest.approx([np.mean([0, 2, 4, 6, 8, 10]), np.mean([1, 3])])
+
+
+def test_diversity_treats_twins_read_with_float_noise_as_a_tie_for_the_lower_index() -> None:
+    embeddings = np.asarray([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    # The copy at index 2 reads a hair more uncertain, as a different thread count can make it.
+    order, gains = diversity_order([0.5, 0.3, 0.5 * (1 + 1e-9)], embeddings)
+    assert order.tolist()[0] == 0
+    assert gains[-1] == pytest.approx(0.0, abs=1e-6), "the second twin adds nothing"
