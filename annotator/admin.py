@@ -104,7 +104,7 @@ class NeedsReviewFilter(admin.SimpleListFilter):
 
 @admin.register(Line)
 class LineAdmin(admin.ModelAdmin):
-    list_display = ["id", "thumbnail", "current_text", "project", "split", "queue_state", "uncertainty", "disagreement"]
+    list_display = ["id", "thumbnail", "current_text", "project", "split", "queue_state", "priority", "disagreement"]
     list_filter = [NeedsReviewFilter, "project", "split", "queue_state"]
     search_fields = ["key", "current_transcription__text"]
     raw_id_fields = ["page", "document", "lease_user", "current_transcription"]
@@ -178,7 +178,7 @@ class TranscriptionAdmin(ReadOnlyAdmin):
 
 @admin.register(Prediction)
 class PredictionAdmin(ReadOnlyAdmin):
-    list_display = ["id", "line", "model_version", "text", "confidence", "uncertainty"]
+    list_display = ["id", "line", "model_version", "text", "confidence", "priority"]
     list_filter = ["model_version"]
 
 

@@ -221,11 +221,11 @@ def test_import_label_retrain_promote_and_rerank_by_themselves(workers: Workers)
 
     unverified = Line.objects.filter(project=project, queue_state=Line.QueueState.UNLABELED)
     assert unverified.count() == 40 - labeled
-    wait_for(lambda: not unverified.filter(uncertainty__isnull=True).exists(), "re-scoring", workers)
+    wait_for(lambda: not unverified.filter(priority=Line.UNSCORED).exists(), "re-scoring", workers)
     assert model.predictions.count() == 40 - labeled
-    highest = max(u for u in unverified.values_list("uncertainty", flat=True) if u is not None)
+    highest = max(unverified.values_list("priority", flat=True))
     served = labeler.post(reverse("queue-next", args=[project.pk])).json()["line"]
-    assert Line.objects.get(pk=served["id"]).uncertainty == highest
+    assert Line.objects.get(pk=served["id"]).priority == highest
     assert served["prediction"]["model_version"] == model.pk
     print(f"\nend-to-end: {time.monotonic() - started:.1f} s")
 

@@ -394,25 +394,26 @@ def test_the_compose_process_set_runs_one_labeling_loop_and_stops_cleanly(deploy
     lap("train")
 
     # Re-scoring batches (queue `default`) give every unlabeled line the new
-    # model's uncertainty; the queue then serves the most uncertain one.
+    # model's priority; the queue then serves the highest one.
     with psycopg.connect(deployment.env["DATABASE_URL"]) as db:
 
         def unscored() -> int:
             query = "SELECT count(*) FROM annotator_line WHERE project_id = %s AND queue_state = 'unlabeled' {}"
-            row = db.execute(query.format("AND uncertainty IS NULL"), [project]).fetchone()
+            # -1e18: Line.UNSCORED, a line no model has read.
+            row = db.execute(query.format("AND priority = -1e18"), [project]).fetchone()
             db.commit()
             assert row is not None
             return int(row[0])
 
         wait_for(lambda: unscored() == 0, "re-scoring", deployment)
         top = db.execute(
-            "SELECT max(uncertainty) FROM annotator_line WHERE project_id = %s AND queue_state = 'unlabeled'", [project]
+            "SELECT max(priority) FROM annotator_line WHERE project_id = %s AND queue_state = 'unlabeled'", [project]
         ).fetchone()
         served = labelers[0].post(f"/api/projects/{project}/queue/next")["line"]
-        uncertainty = db.execute("SELECT uncertainty FROM annotator_line WHERE id = %s", [served["id"]]).fetchone()
+        priority = db.execute("SELECT priority FROM annotator_line WHERE id = %s", [served["id"]]).fetchone()
     assert top is not None
-    assert uncertainty is not None
-    assert uncertainty[0] == top[0]
+    assert priority is not None
+    assert priority[0] == top[0]
     assert served["prediction"]["model_version"] == model["id"]
     lap("rerank")
 
