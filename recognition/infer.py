@@ -24,8 +24,8 @@ from recognition.checkpoint import LoadedModel, load_checkpoint
 from recognition.codec import BLANK
 from recognition.data import collate, width_sorted_batches
 from recognition.decoding import Decoded, decode_with_beam, greedy_decode
+from recognition.device import pick_device, set_threads
 from recognition.images import prepare_line, to_network_input
-from recognition.train import pick_device, set_threads
 from recognition.uncertainty import UncertaintyScores, line_uncertainty
 
 
