@@ -23,6 +23,7 @@ from annotator.models import (
     TrainingRun,
     Transcription,
 )
+from annotator.selectors import REVIEW_KINDS
 
 
 class MembershipInline(admin.TabularInline):
@@ -74,12 +75,7 @@ class NeedsReviewFilter(admin.SimpleListFilter):
     parameter_name = "review"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [
-            ("low_confidence", "low-confidence machine output"),
-            ("disputed", "human text the model disputes"),
-            ("pending", "submitted, awaiting review"),
-            ("model_accepted", "accepted by the model"),
-        ]
+        return list(REVIEW_KINDS.items())
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Line]) -> QuerySet[Line]:
         value = self.value()

@@ -99,6 +99,7 @@ class Project(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
+        # What each may do: permissions.REVIEW_ROLES and ADMIN_ROLES, served to the UI by /api/vocabulary.
         LABELER = "labeler"
         REVIEWER = "reviewer"
         ADMIN = "admin"
@@ -425,14 +426,9 @@ class Job(models.Model):
 
 
 class ImportJob(Job):
-    class Kind(models.TextChoices):
-        AUTO = "auto"
-        PAGES = "pages"
-        XML = "xml"
-        LINES = "lines"
-
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="imports")
-    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.AUTO)
+    # One of annotator.formats.IMPORT_KINDS (validated by the service).
+    kind = models.CharField(max_length=8, default="auto")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     # Storage names of the uploaded files, kept until the job has run.
     files = models.JSONField(default=list)

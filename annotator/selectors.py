@@ -195,7 +195,13 @@ def model_version_list(*, project: Project) -> QuerySet[ModelVersion]:
 
 # --- review ------------------------------------------------------------------
 
-REVIEW_KINDS = ("low_confidence", "disputed", "pending", "model_accepted")
+# The one list of review lists, with their titles (the API serves it to the UI).
+REVIEW_KINDS = {
+    "low_confidence": "Low confidence",
+    "disputed": "Disputed",
+    "pending": "Waiting for review",
+    "model_accepted": "Model-accepted",
+}
 
 
 class ReviewItem(TypedDict):

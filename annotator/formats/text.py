@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from annotator.formats.model import FormatError, PageExport, Rejected
+from annotator.formats.layout import FormatError, PageExport, Rejected
 from annotator.formats.pairing import (
     file_kind,
     is_junk,

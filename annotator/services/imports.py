@@ -17,7 +17,7 @@ from django.db import transaction
 
 from annotator.enqueue import IMPORT_JOB_RUN, task_send_on_commit
 from annotator.errors import InvalidInputError
-from annotator.formats import ArchiveLimits, FormatError, decode_text, parse_xml, read_zip
+from annotator.formats import IMPORT_KINDS, ArchiveLimits, FormatError, decode_text, parse_xml, read_zip
 from annotator.models import ImportJob, Project
 from annotator.permissions import ADMIN_ROLES, AnyUser, membership_require, user_pk
 from recognition.images import ImageError
@@ -93,8 +93,8 @@ def _check_upload(upload: File) -> str:
 def import_job_create(*, project: Project, user: AnyUser, files: Sequence[File], kind: str = "auto") -> ImportJob:
     """Check and store the uploads, then queue their import (project admins)."""
     membership_require(project=project, user=user, roles=ADMIN_ROLES)
-    if kind not in ImportJob.Kind.values:
-        message = f"Unknown import kind {kind!r}; use one of {', '.join(ImportJob.Kind.values)}."
+    if kind not in IMPORT_KINDS:
+        message = f"Unknown import kind {kind!r}; use one of {', '.join(IMPORT_KINDS)}."
         raise InvalidInputError(message, fields={"kind": [message]})
     if not files:
         raise InvalidInputError("Choose at least one file to import.", fields={"file": ["No file was sent."]})

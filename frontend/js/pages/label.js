@@ -6,7 +6,7 @@
 // server after a pause in typing; the lease heartbeat runs every minute.
 
 import {ApiError, Outbox, api, isTransient} from '../api.js';
-import {alignToPrediction, codePointIndex, codeUnitOffset, firstUnsure, level} from '../confidence.js';
+import {alignToPrediction, codePointIndex, codeUnitOffset, firstUnsure, level, reading} from '../confidence.js';
 import {announce, h, kbd, percent, replace, showError, uuid4} from '../dom.js';
 
 const HEARTBEAT_MS = 60_000;
@@ -15,7 +15,7 @@ const ZOOMS = [1, 1.25, 1.5, 2, 3, 4];
 // At "fit", a line is as wide as the page allows but no taller than this.
 const FIT_MAX_HEIGHT = 160;
 
-export const KEYMAP = [
+const KEYMAP = [
   [['Enter'], 'submit and go to the next line'],
   [['Esc'], "reset to the model's reading"],
   [['Alt', 'S'], 'skip this line (or leave your previous line)'],
@@ -511,15 +511,10 @@ class LabelPage {
       replace(this.reading, 'No model has read this line yet: type what it says.');
       return;
     }
-    const confidences = prediction.char_confidences || [];
     replace(
       this.reading,
       'Model read: ',
-      h(
-        'span',
-        {class: 'reading'},
-        Array.from(prediction.text).map((char, i) => h('span', {class: `c-${level(confidences[i])}`}, char)),
-      ),
+      reading(prediction.text, prediction.char_confidences),
       ` · ${percent(prediction.confidence, 0)} sure`,
       line.transcription && this.amending ? ` · saved text: “${line.transcription.text}”` : null,
     );
