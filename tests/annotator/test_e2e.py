@@ -27,7 +27,6 @@ from urllib.parse import quote
 import cv2
 import numpy as np
 import pytest
-import redis
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -38,11 +37,12 @@ from rest_framework.test import APIClient
 from annotator.models import Line, Membership, ModelVersion, TrainingRun
 from annotator.services import training_run_request
 from recognition.synthetic import random_text, render_line
+from tests import processes
 from tests.annotator.factories import make_member, make_project, make_rendered_lines, score_lines, verify
+from tests.processes import flushed_redis, start_logged, without
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 TINY_TRAINING = {
     "batch_size": 8,
     "augment": False,
@@ -65,15 +65,7 @@ def database_url() -> str:
 
 @pytest.fixture
 def broker() -> Iterator[str]:
-    url = settings.REDIS_URL
-    client = redis.Redis.from_url(url)
-    try:
-        client.ping()
-    except redis.ConnectionError as error:
-        pytest.fail(f"Redis at {url} is not reachable ({error}); bin/services starts it.", pytrace=False)
-    client.flushdb()
-    yield url
-    client.flushdb()
+    yield from flushed_redis(settings.REDIS_URL)
 
 
 class Workers:
@@ -87,9 +79,7 @@ class Workers:
     def start(self, *, training: dict[str, Any], **env: str) -> subprocess.Popen[bytes]:
         name = f"e2e{len(self.started)}"
         log = self.tmp_path / f"{name}.log"
-        environment = {
-            key: value for key, value in os.environ.items() if key not in {"PYTEST_VERSION", "PYTEST_ADDOPTS"}
-        }
+        environment = without(os.environ, "PYTEST_VERSION", "PYTEST_ADDOPTS")
         environment.update(
             DJANGO_SETTINGS_MODULE="annotator.settings",
             DATABASE_URL=database_url(),
@@ -106,10 +96,7 @@ class Workers:
         command = [sys.executable, "-m", "celery", "-A", "annotator", "worker", "-Q", "default,gpu"]
         command += ["--pool", "solo", "--prefetch-multiplier", "1", "-n", f"{name}@%h", "-l", "info"]
         command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                command, cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        process = start_logged(command, env=environment, log=log)
         self.started.append((process, log))
         return process
 
@@ -140,13 +127,7 @@ def workers(transactional_db: None, broker: str, tmp_path: Path, media_root: Pat
 
 
 def wait_for(check: Callable[[], Any], what: str, workers: Workers, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.25)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{workers.logs()}", pytrace=False)
+    return processes.wait_for(check, what, logs=workers.logs, timeout=timeout)
 
 
 def lines_zip(texts: list[str]) -> bytes:

@@ -27,7 +27,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -45,10 +44,11 @@ import cv2
 import numpy as np
 import psycopg
 import pytest
-import redis
 
 from recognition.synthetic import random_text, render_line
+from tests import processes
 from tests.annotator.test_e2e import TINY_TRAINING
+from tests.processes import flushed_redis, free_port, production_environment, start_logged, without
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -74,12 +74,6 @@ print(json.dumps({"project": project.pk}))
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def database() -> Iterator[str]:
     """A fresh PostgreSQL database on the test server, dropped afterwards."""
@@ -99,14 +93,7 @@ def database() -> Iterator[str]:
 
 @pytest.fixture
 def broker() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError as error:
-        pytest.fail(f"Redis at {REDIS_URL} is not reachable ({error}); bin/services starts it.", pytrace=False)
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
+    yield from flushed_redis(REDIS_URL)
 
 
 @dataclass
@@ -126,14 +113,14 @@ class Deployment:
         return done.stdout
 
     def start(self, name: str, *argv: str) -> None:
-        with (self.folder / f"{name}.log").open("wb") as log:
-            self.processes[name] = subprocess.Popen(
-                [sys.executable, *argv],
-                cwd=self.folder,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+        self.processes[name] = start_logged(
+            [sys.executable, *argv], env=self.env, log=self.folder / f"{name}.log", cwd=self.folder
+        )
+
+    def assert_running(self, what: str) -> None:
+        for name, process in self.processes.items():
+            assert process.poll() is None, f"{name} exited ({process.returncode}) while waiting for {what}\n" + (
+                self.logs()
             )
 
     def log(self, name: str) -> str:
@@ -180,32 +167,11 @@ class Deployment:
 
 @pytest.fixture
 def deployment(database: str, broker: str, tmp_path: Path) -> Iterator[Deployment]:
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("PYTEST_", "DJANGO_", "LINEPROOF_", "CELERY_", "SECURE_"))
-        and key not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS"}
-    }
+    # Production settings as docker/.env.example sets them, except HTTPS (this
+    # test speaks plain HTTP to 127.0.0.1): the queue benchmark's environment.
+    environment = without(production_environment(database, tmp_path, free_port()), "PYTEST_", "CELERY_")
     environment.update(
-        PYTHONPATH=str(ROOT),
-        DJANGO_SETTINGS_MODULE="annotator.settings",
-        # Production settings, as docker/.env.example sets them...
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="127.0.0.1",
-        DATABASE_URL=database,
         REDIS_URL=broker,
-        MEDIA_ROOT=str(tmp_path / "media"),
-        STATIC_ROOT=str(tmp_path / "static"),
-        LINEPROOF_VAR_DIR=str(tmp_path / "var"),
-        GUNICORN_BIND=f"127.0.0.1:{free_port()}",
-        WEB_CONCURRENCY="2",
-        # ...except HTTPS: this test speaks plain HTTP to 127.0.0.1, so the
-        # redirect, the secure-only cookies and the proxy header are off.
-        SECURE_SSL_REDIRECT="false",
-        SESSION_COOKIE_SECURE="false",
-        CSRF_COOKIE_SECURE="false",
-        SECURE_PROXY_SSL_HEADER="false",
         # Small and fast: a tiny model trained for seconds on one thread,
         # few lines to start training, and a schedule check every 5 s so
         # beat is seen to work within the test.
@@ -283,17 +249,9 @@ def lines_zip(texts: list[str]) -> tuple[bytes, dict[str, str]]:
 
 
 def wait_for(check: Callable[[], Any], what: str, deployment: Deployment, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        for name, process in deployment.processes.items():
-            assert process.poll() is None, f"{name} exited ({process.returncode}) while waiting for {what}\n" + (
-                deployment.logs()
-            )
-        time.sleep(0.25)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{deployment.logs()}", pytrace=False)
+    return processes.wait_for(
+        check, what, logs=deployment.logs, alive=lambda: deployment.assert_running(what), timeout=timeout
+    )
 
 
 def test_the_compose_process_set_runs_one_labeling_loop_and_stops_cleanly(deployment: Deployment) -> None:
