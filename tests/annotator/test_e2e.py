@@ -55,6 +55,19 @@ TINY_TRAINING = {
 }
 
 
+def small_jobs(training: dict[str, Any]) -> dict[str, str]:
+    """Worker settings for seconds-long jobs: ``training`` on one thread, few
+    lines to start training, small scoring batches."""
+    return {
+        "LINEPROOF_TRAIN_CONFIG": json.dumps(training),
+        "LINEPROOF_TRAIN_THREADS": "1",
+        "LINEPROOF_INFER_THREADS": "1",
+        "LINEPROOF_TRAIN_MIN_TRAIN_LINES": "5",
+        "LINEPROOF_TRAIN_MIN_EVAL_LINES": "3",
+        "LINEPROOF_RESCORE_BATCH_SIZE": "8",
+    }
+
+
 def database_url() -> str:
     db = connection.settings_dict
     auth = quote(db["USER"] or "")
@@ -85,12 +98,7 @@ class Workers:
             DATABASE_URL=database_url(),
             REDIS_URL=self.broker,
             MEDIA_ROOT=str(self.media_root),
-            LINEPROOF_TRAIN_CONFIG=json.dumps(training),
-            LINEPROOF_TRAIN_THREADS="1",
-            LINEPROOF_INFER_THREADS="1",
-            LINEPROOF_TRAIN_MIN_TRAIN_LINES="5",
-            LINEPROOF_TRAIN_MIN_EVAL_LINES="3",
-            LINEPROOF_RESCORE_BATCH_SIZE="8",
+            **small_jobs(training),
             **env,
         )
         command = [sys.executable, "-m", "celery", "-A", "annotator", "worker", "-Q", "default,gpu"]
@@ -208,6 +216,20 @@ def test_import_label_retrain_promote_and_rerank_by_themselves(workers: Workers)
     served = labeler.post(reverse("queue-next", args=[project.pk])).json()["line"]
     assert Line.objects.get(pk=served["id"]).priority == highest
     assert served["prediction"]["model_version"] == model.pk
+
+    # Lines imported while the model is active are read by it at once, without a promotion.
+    upload = SimpleUploadedFile("more.zip", lines_zip(texts[:6]), content_type="application/zip")
+    job = admin.post(
+        reverse("import-list", args=[project.pk]), {"file": [upload], "kind": "lines"}, format="multipart"
+    ).json()
+    assert wait_for(imported, "the second import", workers)["status"] == "succeeded"
+    fresh = Line.objects.filter(project=project, key__startswith="more.zip/")
+    assert fresh.count() == 6
+    wait_for(lambda: model.predictions.filter(line__in=fresh).count() == 6, "the new lines' readings", workers)
+    assert not fresh.filter(priority=Line.UNSCORED).exists()
+    assert list(ModelVersion.objects.filter(project=project).values_list("pk", "status")) == [
+        (model.pk, ModelVersion.Status.ACTIVE)
+    ]
     print(f"\nend-to-end: {time.monotonic() - started:.1f} s")
 
 

@@ -47,7 +47,7 @@ import pytest
 
 from recognition.synthetic import random_text, render_line
 from tests import processes
-from tests.annotator.test_e2e import TINY_TRAINING
+from tests.annotator.test_e2e import TINY_TRAINING, small_jobs
 from tests.processes import flushed_redis, free_port, production_environment, start_logged, without
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -172,15 +172,9 @@ def deployment(database: str, broker: str, tmp_path: Path) -> Iterator[Deploymen
     environment = without(production_environment(database, tmp_path, free_port()), "PYTEST_", "CELERY_")
     environment.update(
         REDIS_URL=broker,
-        # Small and fast: a tiny model trained for seconds on one thread,
-        # few lines to start training, and a schedule check every 5 s so
-        # beat is seen to work within the test.
-        LINEPROOF_TRAIN_CONFIG=json.dumps(TINY_TRAINING),
-        LINEPROOF_TRAIN_THREADS="1",
-        LINEPROOF_INFER_THREADS="1",
-        LINEPROOF_TRAIN_MIN_TRAIN_LINES="5",
-        LINEPROOF_TRAIN_MIN_EVAL_LINES="3",
-        LINEPROOF_RESCORE_BATCH_SIZE="8",
+        # Small and fast, and a schedule check every 5 s so beat is seen to
+        # work within the test.
+        **small_jobs(TINY_TRAINING),
         LINEPROOF_SCHEDULE_CHECK_SECONDS="5",
     )
     running = Deployment(tmp_path, environment)
