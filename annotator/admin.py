@@ -24,6 +24,7 @@ from annotator.models import (
     Transcription,
 )
 from annotator.selectors import REVIEW_KINDS
+from annotator.services import line_review
 
 
 class MembershipInline(admin.TabularInline):
@@ -132,8 +133,6 @@ class LineAdmin(admin.ModelAdmin):
         return f"{current.text} ({current.status})" if current else ""
 
     def _review(self, request: HttpRequest, queryset: QuerySet[Line], action: str) -> None:
-        from annotator.services import line_review
-
         done, refused = 0, []
         for line in queryset.select_related("project"):
             try:
