@@ -5,10 +5,9 @@ production environment for a local gunicorn (the one the queue benchmark uses)."
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +63,6 @@ def wait_for(
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{logs()}", pytrace=False)
 
 
-def without(environ: dict[str, str] | os._Environ[str], *prefixes: str) -> dict[str, str]:
+def without(environ: Mapping[str, str], *prefixes: str) -> dict[str, str]:
     """A copy of ``environ`` without the variables whose names start with ``prefixes``."""
     return {key: value for key, value in environ.items() if not key.startswith(prefixes)}
