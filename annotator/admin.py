@@ -23,6 +23,8 @@ from annotator.models import (
     TrainingRun,
     Transcription,
 )
+from annotator.selectors import REVIEW_KINDS
+from annotator.services import line_review
 
 
 class MembershipInline(admin.TabularInline):
@@ -74,12 +76,7 @@ class NeedsReviewFilter(admin.SimpleListFilter):
     parameter_name = "review"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [
-            ("low_confidence", "low-confidence machine output"),
-            ("disputed", "human text the model disputes"),
-            ("pending", "submitted, awaiting review"),
-            ("model_accepted", "accepted by the model"),
-        ]
+        return list(REVIEW_KINDS.items())
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Line]) -> QuerySet[Line]:
         value = self.value()
@@ -104,7 +101,7 @@ class NeedsReviewFilter(admin.SimpleListFilter):
 
 @admin.register(Line)
 class LineAdmin(admin.ModelAdmin):
-    list_display = ["id", "thumbnail", "current_text", "project", "split", "queue_state", "uncertainty", "disagreement"]
+    list_display = ["id", "thumbnail", "current_text", "project", "split", "queue_state", "priority", "disagreement"]
     list_filter = [NeedsReviewFilter, "project", "split", "queue_state"]
     search_fields = ["key", "current_transcription__text"]
     raw_id_fields = ["page", "document", "lease_user", "current_transcription"]
@@ -136,8 +133,6 @@ class LineAdmin(admin.ModelAdmin):
         return f"{current.text} ({current.status})" if current else ""
 
     def _review(self, request: HttpRequest, queryset: QuerySet[Line], action: str) -> None:
-        from annotator.services import line_review
-
         done, refused = 0, []
         for line in queryset.select_related("project"):
             try:
@@ -178,7 +173,7 @@ class TranscriptionAdmin(ReadOnlyAdmin):
 
 @admin.register(Prediction)
 class PredictionAdmin(ReadOnlyAdmin):
-    list_display = ["id", "line", "model_version", "text", "confidence", "uncertainty"]
+    list_display = ["id", "line", "model_version", "text", "confidence", "priority"]
     list_filter = ["model_version"]
 
 

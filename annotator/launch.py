@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.conf import settings
 
     django.setup()
-    from annotator.services import training_run_recover_stale
+    from annotator.jobs.recovery import training_run_recover_stale
 
     # The workers about to start are the only ones of this setup, so a run
     # still "running" lost its worker when the last launch stopped (Ctrl-C

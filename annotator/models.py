@@ -1,7 +1,7 @@
 """The annotator's data model.
 
-The labeling queue lives on ``Line``: ``queue_state``, ``uncertainty`` (the
-active model's ranking score) and the lease columns sit on the row the queue
+The labeling queue lives on ``Line``: ``queue_state``, ``priority`` (the
+selection strategy's priority under the active model) and the lease columns sit on the row the queue
 index points at, so claiming a line is one indexed read plus one conditional
 write of that same row. See ``services.line_claim``.
 """
@@ -16,8 +16,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-# numpy only: the web process never imports PyTorch.
-from recognition.selection import DEFAULT_STRATEGY, STRATEGIES
+# recognition.selection.DEFAULT_STRATEGY; a plain value here, so the models do not
+# import the recognizer, and the service validates against STRATEGIES (a new or
+# reworded strategy needs no migration).
+DEFAULT_SELECTION_STRATEGY = "beam_margin"
 
 
 class Project(models.Model):
@@ -46,8 +48,7 @@ class Project(models.Model):
     )
     selection_strategy = models.CharField(
         max_length=32,
-        choices=list(STRATEGIES.items()),
-        default=DEFAULT_STRATEGY,
+        default=DEFAULT_SELECTION_STRATEGY,
         help_text="How the queue picks the next line (recognition.selection; see benchmarks/ACTIVE_LEARNING.md).",
     )
     model_preset = models.CharField(
@@ -98,6 +99,7 @@ class Project(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
+        # What each may do: permissions.REVIEW_ROLES and ADMIN_ROLES, served to the UI by /api/vocabulary.
         LABELER = "labeler"
         REVIEWER = "reviewer"
         ADMIN = "admin"
@@ -154,6 +156,11 @@ class Line(models.Model):
         UNLABELED = "unlabeled"
         LABELED = "labeled"
 
+    # Below every stored priority (jobs.scoring clips them to +-PRIORITY_LIMIT);
+    # finite, so it stays a plain number in SQL and JSON.
+    PRIORITY_LIMIT = 1e9
+    UNSCORED = -1e18
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="lines")
     # Null for crops imported without their page.
     page = models.ForeignKey(Page, on_delete=models.CASCADE, null=True, blank=True, related_name="lines")
@@ -176,8 +183,10 @@ class Line(models.Model):
     cold_rank = models.PositiveIntegerField(default=0)
 
     queue_state = models.CharField(max_length=16, choices=QueueState.choices, default=QueueState.UNLABELED)
-    # The active model's score (higher = less sure); null until a model scored it.
-    uncertainty = models.FloatField(null=True, blank=True)
+    # The selection strategy's priority under the active model (served highest
+    # first); UNSCORED until the active model has read the line, which serves
+    # it after every scored line, in cold_rank order (all lines, before a model).
+    priority = models.FloatField(default=UNSCORED)
     # The lease: at most one holder per line by construction, and an expired
     # lease needs no sweeper, since the queue treats it as free.
     lease_user = models.ForeignKey(
@@ -198,10 +207,9 @@ class Line(models.Model):
         ordering = ["project", "id"]
         constraints = [models.UniqueConstraint(fields=["project", "key"], name="line_unique_key")]
         indexes = [
-            # The train queue, in exactly the claim's ORDER BY (DESC = NULLS FIRST
-            # on PostgreSQL: unscored lines count as most uncertain).
+            # The train queue, in exactly the claim's ORDER BY.
             models.Index(
-                fields=["project", "split", "queue_state", "-uncertainty", "cold_rank", "id"], name="line_queue_idx"
+                fields=["project", "split", "queue_state", "-priority", "cold_rank", "id"], name="line_queue_idx"
             ),
             models.Index(fields=["project", "split", "queue_state", "sample_key", "id"], name="line_eval_queue_idx"),
             models.Index(fields=["project", "lease_user", "lease_expires_at"], name="line_lease_idx"),
@@ -265,7 +273,7 @@ class ModelVersion(models.Model):
 
 
 class Prediction(models.Model):
-    """One model's reading of one line (recognition.infer.Prediction, stored)."""
+    """One model's reading of one line (recognition.infer.LineReading, stored)."""
 
     line = models.ForeignKey(Line, on_delete=models.CASCADE, related_name="predictions")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
@@ -275,7 +283,7 @@ class Prediction(models.Model):
     calibrated_confidence = models.FloatField(null=True, blank=True)
     char_confidences = models.JSONField(default=list)
     spans = models.JSONField(default=list, help_text="Per character [x_start, x_end) in crop pixels.")
-    uncertainty = models.FloatField(help_text="The project's ranking score for this line.")
+    priority = models.FloatField(help_text="The project's selection strategy's priority for this line.")
     scores = models.JSONField(default=dict, help_text="Every score of recognition.uncertainty, by name.")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -354,7 +362,7 @@ class TrainingRun(models.Model):
     attempt = models.PositiveSmallIntegerField(default=1)
     retry_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries")
     # Written by the training loop's progress callback; a running run whose
-    # heartbeat is stale lost its worker (services.training_run_recover_stale).
+    # heartbeat is stale lost its worker (selectors.training_runs_stale).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -418,14 +426,9 @@ class Job(models.Model):
 
 
 class ImportJob(Job):
-    class Kind(models.TextChoices):
-        AUTO = "auto"
-        PAGES = "pages"
-        XML = "xml"
-        LINES = "lines"
-
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="imports")
-    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.AUTO)
+    # One of annotator.formats.IMPORT_KINDS (validated by the service).
+    kind = models.CharField(max_length=8, default="auto")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     # Storage names of the uploaded files, kept until the job has run.
     files = models.JSONField(default=list)

@@ -3,10 +3,15 @@ cannot forget to."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypedDict
+import json
+from datetime import datetime, timedelta
+from typing import TypedDict
 
+from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from annotator.errors import InvalidInputError, NotFoundError
 from annotator.models import (
@@ -15,17 +20,12 @@ from annotator.models import (
     Line,
     Membership,
     ModelVersion,
-    Page,
     Prediction,
     Project,
     TrainingRun,
     Transcription,
 )
 from annotator.permissions import AnyUser, user_pk
-from annotator.storage import storage_local_path
-
-if TYPE_CHECKING:
-    from recognition.data import LineSample
 
 
 def project_list(*, user: AnyUser) -> QuerySet[Project]:
@@ -157,33 +157,21 @@ def verified_lines_since_last_model(*, project: Project, at_most: int | None = N
     return lines.count()
 
 
-def line_samples_verified(*, project: Project, split: str) -> list[LineSample]:
-    """What a training run learns from (``split="train"``) or is judged on (``"eval"``).
-
-    Human-verified lines at weight 1; model-accepted ones only when the
-    project opts in, at ``project.model_accepted_weight`` (they are the model's
-    own readings: self-training, which should pull less than human truth).
-    """
-    from recognition.data import LineSample
-
-    lines = lines_verified(project=project, split=split).select_related("current_transcription").order_by("id")
-    if not project.train_on_model_accepted:
-        lines = lines.exclude(current_transcription__source=Transcription.Source.MODEL_ACCEPTED)
-    samples = []
-    for line in lines:
-        transcription = line.current_transcription
-        if transcription is None:
-            continue
-        accepted = transcription.source == Transcription.Source.MODEL_ACCEPTED
-        samples.append(
-            LineSample(
-                id=str(line.pk),
-                text=transcription.text,
-                path=storage_local_path(line.crop.name or ""),
-                weight=project.model_accepted_weight if accepted else 1.0,
-            )
-        )
-    return samples
+def training_runs_stale(
+    *, project: Project | None = None, now: datetime | None = None, stale_after: float | None = None
+) -> QuerySet[TrainingRun]:
+    """Runs left 'running' by a worker that died (SIGKILL, OOM, a lost machine):
+    their heartbeat is older than ``stale_after`` seconds (default
+    LINEPROOF_TRAIN_STALE_SECONDS; 0 when the caller knows no worker is alive,
+    as the launcher does before it starts the only ones)."""
+    now = now or timezone.now()
+    seconds = settings.LINEPROOF_TRAIN_STALE_SECONDS if stale_after is None else stale_after
+    stale = TrainingRun.objects.filter(
+        status=TrainingRun.Status.RUNNING, heartbeat_at__lte=now - timedelta(seconds=seconds)
+    )
+    if project is not None:
+        stale = stale.filter(project=project)
+    return stale.order_by("id")
 
 
 def training_run_list(*, project: Project) -> QuerySet[TrainingRun]:
@@ -207,7 +195,13 @@ def model_version_list(*, project: Project) -> QuerySet[ModelVersion]:
 
 # --- review ------------------------------------------------------------------
 
-REVIEW_KINDS = ("low_confidence", "disputed", "pending", "model_accepted")
+# The one list of review lists, with their titles (the API serves it to the UI).
+REVIEW_KINDS = {
+    "low_confidence": "Low confidence",
+    "disputed": "Disputed",
+    "pending": "Waiting for review",
+    "model_accepted": "Model-accepted",
+}
 
 
 class ReviewItem(TypedDict):
@@ -317,8 +311,6 @@ US_KEYBOARD_CHARACTERS = frozenset(chr(code) for code in range(0x20, 0x7F))
 def project_verified_today(*, project: Project, user: AnyUser) -> int:
     """Lines ``user`` labeled in ``project`` since midnight (the server's time
     zone): submitted or verified texts, one per line however often amended."""
-    from django.utils import timezone
-
     midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     return (
         Transcription.objects.filter(
@@ -360,14 +352,10 @@ class TrainingSchedule(TypedDict):
     enabled: bool
 
 
-def training_schedule_task(*, project: Project) -> Any:
+def training_schedule_task(*, project: Project) -> PeriodicTask | None:
     """The django-celery-beat PeriodicTask that retrains ``project`` on a
     schedule: the one this app named, else one an admin added by hand in the
     Django admin (same task, kwargs {"project_id": N})."""
-    import json
-
-    from django_celery_beat.models import PeriodicTask
-
     candidates = PeriodicTask.objects.filter(task=TRAINING_SCHEDULE_TASK).select_related("interval").order_by("id")
     named = candidates.filter(name=training_schedule_name(project=project)).first()
     if named is not None:
@@ -398,36 +386,3 @@ def training_schedule_get(*, project: Project) -> TrainingSchedule:
         seconds_per = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1, "microseconds": 1e-6}
         every_minutes = max(1, round(interval.every * seconds_per.get(interval.period, 60) / 60))
     return TrainingSchedule(every_minutes=every_minutes, enabled=bool(task.enabled))
-
-
-# --- page context ------------------------------------------------------------
-
-
-def line_context_png(*, line: Line, lines_around: float = 1.5, max_width: int = 1600) -> bytes | None:
-    """The part of the line's page around it, as PNG, with the line outlined: what a
-    labeler needs to read an abbreviation or a word split across lines. None for
-    lines imported without a page. ``lines_around``: line heights shown above and below."""
-    import cv2
-    import numpy as np
-
-    from recognition.pages import PageLimits, load_page_image
-
-    if line.page_id is None or not line.bbox:
-        return None
-    page = Page.objects.get(pk=line.page_id)
-    with page.image.open("rb") as handle:
-        gray = load_page_image(handle.read(), limits=PageLimits())
-    height, width = gray.shape
-    x0, y0, x1, y1 = (int(v) for v in line.bbox)
-    margin_y = int((y1 - y0) * lines_around)
-    margin_x = (y1 - y0) // 2
-    top, bottom = max(0, y0 - margin_y), min(height, y1 + margin_y)
-    left, right = max(0, x0 - margin_x), min(width, x1 + margin_x)
-    region = cv2.cvtColor(gray[top:bottom, left:right], cv2.COLOR_GRAY2BGR)
-    outline = np.array([[x - left, y - top] for x, y in (line.polygon or [[x0, y0], [x1, y0], [x1, y1], [x0, y1]])])
-    cv2.polylines(region, [outline.astype(np.int32)], isClosed=True, color=(200, 90, 20), thickness=2)
-    if region.shape[1] > max_width:
-        scale = max_width / region.shape[1]
-        region = cv2.resize(region, (max_width, max(1, round(region.shape[0] * scale))), interpolation=cv2.INTER_AREA)
-    ok, encoded = cv2.imencode(".png", region)
-    return encoded.tobytes() if ok else None

@@ -135,17 +135,8 @@ def database_config(url: str) -> dict[str, Any]:
 
 
 DEFAULT_DATABASE_URL = "sqlite:///db.sqlite3"
-DEFAULT_TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-
-# pytest sets PYTEST_VERSION before pytest-django imports this module (too early
-# for a conftest to choose). Tests default to PostgreSQL because the queue's row
-# locking is only exercised there; pytest-django creates test_<name> itself.
-if os.environ.get("PYTEST_VERSION"):
-    DATABASE_URL = os.environ.get("LINEPROOF_TEST_DATABASE_URL") or os.environ.get(
-        "DATABASE_URL", DEFAULT_TEST_DATABASE_URL
-    )
-else:
-    DATABASE_URL = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+# The tests choose their own database and broker in tests/settings.py.
+DATABASE_URL = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
 DATABASES = {"default": database_config(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -164,31 +155,31 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # second writer to contend with SQLite's single write lock. Neither redelivers
 # a message whose worker was SIGKILLed (Redis does, after the visibility
 # timeout); the stale-heartbeat check of the beat task covers that case.
-if os.environ.get("PYTEST_VERSION"):
-    # Tests: a dedicated Redis database the end-to-end tests flush; the other
-    # tests record enqueued tasks instead of sending them (tests/annotator/conftest.py).
-    REDIS_URL = os.environ.get("LINEPROOF_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
-else:
-    REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL", "")
 VAR_DIR = Path(os.environ.get("LINEPROOF_VAR_DIR", BASE_DIR / "var"))
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {}
-if CELERY_BROKER_URL.startswith("filesystem:"):
-    _broker_dir = VAR_DIR / "celery" / "broker"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir),
-        "data_folder_out": str(_broker_dir),
-        "control_folder": str(VAR_DIR / "celery" / "control"),
-        "store_processed": False,
-    }
-elif CELERY_BROKER_URL.startswith(("redis:", "rediss:")):
-    # An unacknowledged message (acks_late: the worker died mid-task) goes back
-    # to the queue after this long; it must exceed the longest training run, or
-    # a live run would be delivered a second time (harmless: the claim refuses
-    # it, see services.training_run_execute, but wasteful).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": envint("LINEPROOF_BROKER_VISIBILITY_TIMEOUT", "7200"),
-    }
+
+
+def celery_broker(url: str) -> tuple[str, dict[str, Any]]:
+    """The broker URL and its transport options: Redis, or with no URL the filesystem transport."""
+    url = url or "filesystem://"
+    if url.startswith("filesystem:"):
+        folder = VAR_DIR / "celery" / "broker"
+        return url, {
+            "data_folder_in": str(folder),
+            "data_folder_out": str(folder),
+            "control_folder": str(VAR_DIR / "celery" / "control"),
+            "store_processed": False,
+        }
+    if url.startswith(("redis:", "rediss:")):
+        # An unacknowledged message (acks_late: the worker died mid-task) goes back
+        # to the queue after this long; it must exceed the longest training run, or
+        # a live run would be delivered a second time (harmless: the claim refuses
+        # it, see jobs.training, but wasteful).
+        return url, {"visibility_timeout": envint("LINEPROOF_BROKER_VISIBILITY_TIMEOUT", "7200")}
+    return url, {}
+
+
+CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = celery_broker(os.environ.get("CELERY_BROKER_URL") or REDIS_URL)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"annotator.tasks.training_run_execute": {"queue": "gpu"}}
 CELERY_TASK_ACKS_LATE = True

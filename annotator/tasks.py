@@ -1,10 +1,11 @@
-"""Celery tasks: each takes ids, loads rows and calls one service.
+"""Celery tasks: each takes ids, loads its row and makes one job or service call.
 
 Routing (settings.CELERY_TASK_ROUTES): ``training_run_execute`` goes to the
 ``gpu`` queue, consumed by a worker started with ``-Q gpu --concurrency 1
 --prefetch-multiplier 1``; everything else to ``default``. Every task is safe
-to run twice: the services claim their work with compare-and-set updates or
-write idempotently.
+to run twice: the jobs claim their work with compare-and-set updates or write
+idempotently. Nothing imports this module but Celery: services and jobs send
+by task name (``annotator.enqueue``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from annotator import services
+from annotator.jobs import exports, imports, recovery, scoring, training
 from annotator.models import ExportJob, ImportJob, ModelVersion, Project, TrainingRun
 from annotator.selectors import verified_lines_since_last_model
 
@@ -27,12 +29,12 @@ RETRY = {"autoretry_for": TRANSIENT_ERRORS, "retry_backoff": 5, "retry_backoff_m
 def training_run_execute(run_id: int) -> str:
     """Train, judge and maybe promote one run. acks_late + reject_on_worker_lost:
     a worker killed mid-run leaves the message unacknowledged, so the broker
-    delivers it again; the service then finds the run stale and retries it as a
+    delivers it again; the job then finds the run stale and retries it as a
     new run. A run already finished (or claimed by another worker) is a no-op."""
     run = TrainingRun.objects.select_related("project").filter(pk=run_id).first()
     if run is None:
         return "missing"
-    return services.training_run_execute(run=run).status
+    return training.training_run_execute(run=run).status
 
 
 @shared_task(**RETRY)
@@ -47,7 +49,7 @@ def predictions_refresh(model_version_id: int) -> int:
     version = ModelVersion.objects.filter(pk=model_version_id).first()
     if version is None:
         return 0
-    return len(services.predictions_refresh(model_version=version))
+    return len(scoring.predictions_refresh(model_version=version))
 
 
 @shared_task(acks_late=True, **RETRY)
@@ -55,20 +57,13 @@ def prediction_batch_store(model_version_id: int, line_ids: Sequence[int]) -> in
     version = ModelVersion.objects.select_related("project").filter(pk=model_version_id).first()
     if version is None:
         return 0
-    return services.prediction_batch_store(model_version=version, line_ids=line_ids)
+    return scoring.prediction_batch_store(model_version=version, line_ids=line_ids)
 
 
 @shared_task(**RETRY)
 def training_schedule_check() -> int:
-    """Periodic (Celery beat): recover runs and imports whose worker died, and request a run
-    for every project whose threshold is met (a safety net for a trigger missed
-    while the broker was down). Returns the runs requested."""
-    services.import_jobs_recover_stale()
-    requested = len(services.training_run_recover_stale())
-    for project in Project.objects.order_by("id"):
-        if services.training_run_request_if_due(project=project) is not None:
-            requested += 1
-    return requested
+    """Periodic (Celery beat): see ``jobs.recovery.schedule_check``. Returns the runs requested."""
+    return recovery.schedule_check()
 
 
 @shared_task(**RETRY)
@@ -86,12 +81,12 @@ def training_run_scheduled(project_id: int) -> int | None:
 @shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)
 def import_job_run(job_id: int) -> str:
     """Import one upload. acks_late: a worker lost mid-import gets the job
-    delivered again; the service re-claims it once it has gone silent and skips
+    delivered again; the job re-claims it once it has gone silent and skips
     the units already in."""
     job = ImportJob.objects.select_related("project").filter(pk=job_id).first()
     if job is None:
         return "missing"
-    return services.import_job_run(job=job).status
+    return imports.import_job_run(job=job).status
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)
@@ -99,4 +94,4 @@ def export_job_run(job_id: int) -> str:
     job = ExportJob.objects.select_related("project").filter(pk=job_id).first()
     if job is None:
         return "missing"
-    return services.export_job_run(job=job).status
+    return exports.export_job_run(job=job).status

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from annotator import views
-from annotator.apis import accounts, exports, imports, labeling, projects, review, training
+from annotator.apis import accounts, exports, imports, labeling, projects, review, training, vocabulary
 
 PROJECT = "api/projects/<int:project_id>"
 LINE = "api/lines/<int:line_id>"
@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/auth/login", accounts.LoginApi.as_view(), name="auth-login"),
     path("api/auth/logout", accounts.LogoutApi.as_view(), name="auth-logout"),
     path("api/me", accounts.MeApi.as_view(), name="me"),
+    path("api/vocabulary", vocabulary.VocabularyApi.as_view(), name="vocabulary"),
     # projects
     path("api/projects", projects.ProjectListApi.as_view(), name="project-list"),
     path(PROJECT, projects.ProjectDetailApi.as_view(), name="project-detail"),

@@ -165,7 +165,7 @@ def populate(scenario: Scenario, index: int, media: Path) -> tuple[int, list[str
                 split=Line.Split.TRAIN,
                 sample_key=float(rng.random()),
                 cold_rank=n,
-                uncertainty=float(uncertainty[n]),
+                priority=float(uncertainty[n]),
             )
             for n in range(start, min(start + batch, scenario.lines))
         )

@@ -43,12 +43,17 @@ class ImageLimits:
     max_file_bytes: int = MAX_FILE_BYTES
 
 
-def load_line_image(source: Path | str | bytes, *, limits: ImageLimits = ImageLimits()) -> np.ndarray:
+def load_line_image(
+    source: Path | str | bytes, *, limits: ImageLimits = ImageLimits(), what: str = "line"
+) -> np.ndarray:
     """Decode a PNG/JPEG/TIFF (or BMP/WebP) line image to grayscale.
 
     Returns a (H, W) uint8 array, 255 = paper. Transparent pixels are put on
     white, since scanned crops exported from other tools often carry alpha.
-    Raises ``ImageError`` for unreadable, empty or absurdly large images.
+    Raises ``ImageError`` for unreadable, empty or absurdly large images: the
+    file size is checked before the file is read, the header's pixel size
+    before any pixel is decoded. ``what`` names the limit in messages (the page
+    loader, ``recognition.pages.load_page_image``, decodes through here too).
     """
     name = "<bytes>" if isinstance(source, bytes) else str(source)
     if isinstance(source, bytes):
@@ -82,7 +87,7 @@ def load_line_image(source: Path | str | bytes, *, limits: ImageLimits = ImageLi
         if image.format not in SUPPORTED_FORMATS:
             raise ImageError(f"{name}: unsupported image format {image.format}")
         width, height = image.size
-        _check_size(name, width, height, limits)
+        _check_size(name, width, height, limits, what)
         try:
             image.load()
             image = ImageOps.exif_transpose(image) or image
@@ -94,12 +99,12 @@ def load_line_image(source: Path | str | bytes, *, limits: ImageLimits = ImageLi
     return gray
 
 
-def _check_size(name: str, width: int, height: int, limits: ImageLimits) -> None:
+def _check_size(name: str, width: int, height: int, limits: ImageLimits, what: str) -> None:
     if width <= 0 or height <= 0:
         raise ImageError(f"{name}: image has no pixels ({width}x{height})")
     if width > limits.max_width or height > limits.max_height or width * height > limits.max_pixels:
         raise ImageError(
-            f"{name}: image is {width}x{height} pixels, beyond the line limit of "
+            f"{name}: image is {width}x{height} pixels, beyond the {what} limit of "
             f"{limits.max_width}x{limits.max_height} ({limits.max_pixels} pixels)"
         )
 

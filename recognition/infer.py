@@ -24,13 +24,13 @@ from recognition.checkpoint import LoadedModel, load_checkpoint
 from recognition.codec import BLANK
 from recognition.data import collate, width_sorted_batches
 from recognition.decoding import Decoded, decode_with_beam, greedy_decode
+from recognition.device import pick_device, set_threads
 from recognition.images import prepare_line, to_network_input
-from recognition.train import pick_device, set_threads
 from recognition.uncertainty import UncertaintyScores, line_uncertainty
 
 
 @dataclass(frozen=True)
-class Prediction:
+class LineReading:
     text: str
     confidence: float
     char_confidences: tuple[float, ...]
@@ -164,7 +164,7 @@ class Recognizer:
         batch_size: int = 32,
         beam_width: int = 0,
         lm_weight: float = 0.3,
-    ) -> list[Prediction]:
+    ) -> list[LineReading]:
         """Read each (H, W) uint8 line; ``beam_width`` > 0 uses beam search (and the LM)."""
         return self.predictions(
             images, self.log_probs(images, batch_size=batch_size), beam_width=beam_width, lm_weight=lm_weight
@@ -177,7 +177,7 @@ class Recognizer:
         *,
         beam_width: int = 0,
         lm_weight: float = 0.3,
-    ) -> list[Prediction]:
+    ) -> list[LineReading]:
         """Decode already computed (T_i, C) ``log_probs`` of ``images`` into predictions."""
         stride = self.model.config.width_stride
         height = self.model.config.height
@@ -196,7 +196,7 @@ class Recognizer:
                 for start, end in decoded.spans
             )
             predictions.append(
-                Prediction(
+                LineReading(
                     text=decoded.text,
                     confidence=decoded.confidence,
                     char_confidences=decoded.char_confidences,

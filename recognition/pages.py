@@ -31,17 +31,14 @@ Multi-page TIFFs: only the first page is read. EXIF orientation is applied.
 
 from __future__ import annotations
 
-import io
 import itertools
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 
-from recognition.images import SUPPORTED_FORMATS, ImageError, ImageLimits, load_line_image
+from recognition.images import ImageError, ImageLimits, load_line_image
 
 # A 600 dpi A3 scan is about 7000 x 9900 px (70 M pixels). PIL refuses to open
 # anything above 2 x Image.MAX_IMAGE_PIXELS (about 179 M) on its own, so the
@@ -135,57 +132,15 @@ def load_page_image(source: Path | str | bytes, *, limits: PageLimits = PageLimi
     File size and the header's pixel size are checked against ``limits`` before
     any pixel is decoded. Multi-page TIFF: the first page. Raises ``ImageError``.
     """
-    name = "<bytes>" if isinstance(source, bytes) else str(source)
-    if isinstance(source, bytes):
-        if not source:
-            raise ImageError(f"{name}: file is empty")
-        if len(source) > limits.max_file_bytes:
-            raise ImageError(f"{name}: file is {len(source)} bytes, more than {limits.max_file_bytes}")
-        header_source: Path | io.BytesIO = io.BytesIO(source)
-    else:
-        path = Path(source)
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise ImageError(f"{name}: cannot read file ({exc.strerror})") from exc
-        if size > limits.max_file_bytes:
-            raise ImageError(f"{name}: file is {size} bytes, more than {limits.max_file_bytes}")
-        if size == 0:
-            raise ImageError(f"{name}: file is empty")
-        header_source = path
-
-    # Header only: PIL reads the size without decoding pixels.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            with Image.open(header_source) as header:
-                width, height = header.size
-                fmt = header.format
-        except Image.DecompressionBombError as exc:
-            raise ImageError(f"{name}: image is too large ({exc})") from exc
-        except OSError as exc:
-            if not isinstance(source, bytes) and not Path(source).is_file():
-                raise ImageError(f"{name}: cannot read file ({exc.__class__.__name__})") from exc
-            raise ImageError(f"{name}: not a readable image ({exc.__class__.__name__})") from exc
-        except Exception as exc:  # PIL raises many types for garbage input
-            raise ImageError(f"{name}: not a readable image ({exc.__class__.__name__})") from exc
-    if fmt not in SUPPORTED_FORMATS:
-        raise ImageError(f"{name}: unsupported image format {fmt}")
-    if width <= 0 or height <= 0:
-        raise ImageError(f"{name}: image has no pixels ({width}x{height})")
-    if width > limits.max_width or height > limits.max_height or width * height > limits.max_pixels:
-        raise ImageError(
-            f"{name}: image is {width}x{height} pixels, beyond the page limit of "
-            f"{limits.max_width}x{limits.max_height} ({limits.max_pixels} pixels)"
-        )
     line_limits = ImageLimits(
         max_width=limits.max_width,
         max_height=limits.max_height,
         max_pixels=limits.max_pixels,
         max_file_bytes=limits.max_file_bytes,
     )
-    # The line loader does the decoding (alpha on white, 16-bit, EXIF, corrupt data).
-    return load_line_image(source, limits=line_limits)
+    # One loader for lines and pages: file and header checks, then the decoding
+    # (alpha on white, 16-bit, EXIF, corrupt data).
+    return load_line_image(source, limits=line_limits, what="page")
 
 
 def page_to_lines(

@@ -50,7 +50,7 @@ from numpy.typing import ArrayLike, NDArray
 from recognition.metrics import edit_distance
 
 if TYPE_CHECKING:
-    from recognition.infer import Prediction, Recognizer
+    from recognition.infer import LineReading, Recognizer
 
 __all__ = [
     "DEFAULT_STRATEGY",
@@ -167,7 +167,7 @@ class PoolScores:
     @classmethod
     def from_predictions(
         cls,
-        predictions: Sequence[Prediction],
+        predictions: Sequence[LineReading],
         *,
         disagreement: ArrayLike | None = None,
         embeddings: ArrayLike | None = None,
@@ -351,7 +351,7 @@ def pool_scores(
     batch_size: int = 32,
     mc_samples: int = MC_SAMPLES,
     seed: int = 0,
-) -> tuple[list[Prediction], PoolScores]:
+) -> tuple[list[LineReading], PoolScores]:
     """Read (H, W) uint8 ``images`` once and score them for ``strategy``.
 
     Returns the per-line predictions (greedy text, confidence, character

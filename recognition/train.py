@@ -19,7 +19,6 @@ loop does not:
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 import unicodedata
@@ -46,6 +45,7 @@ from recognition.data import (
     width_sorted_batches,
 )
 from recognition.decoding import greedy_decode
+from recognition.device import pick_device, set_threads
 from recognition.lm import CharNGramLM
 from recognition.metrics import cer, ser, wer
 from recognition.model import CRNN, ModelConfig, count_parameters
@@ -140,19 +140,6 @@ class TrainResult:
     @property
     def lines_per_second(self) -> float:
         return self.lines_trained / self.seconds if self.seconds else 0.0
-
-
-def pick_device(name: str | None = None) -> torch.device:
-    """CUDA when there is one (or when asked), the CPU otherwise."""
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def set_threads(threads: int | None) -> None:
-    # Oversubscribing two cores with data-loading and BLAS threads is slower
-    # than using exactly the cores we have.
-    torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
 
 
 def seed_everything(seed: int) -> None:

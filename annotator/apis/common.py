@@ -145,3 +145,10 @@ class FileRenderer(BaseRenderer):
 
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
         return json.dumps(data).encode()
+
+
+class NamedOutput(serializers.Serializer):
+    """A name the API accepts, with what it means (strategies, import kinds, review lists)."""
+
+    name = serializers.CharField()
+    description = serializers.CharField()

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.apis.common import ERRORS
-from annotator.models import ImportJob
+from annotator.formats import IMPORT_KINDS
 from annotator.selectors import import_job_get, import_job_list, project_get
 from annotator.services import import_job_create
 
@@ -31,7 +31,7 @@ class ImportJobOutput(serializers.Serializer):
 
 class ImportInput(serializers.Serializer):
     file = serializers.ListField(child=serializers.FileField(allow_empty_file=True), allow_empty=False)
-    kind = serializers.ChoiceField(choices=ImportJob.Kind.choices, default=ImportJob.Kind.AUTO)
+    kind = serializers.ChoiceField(choices=list(IMPORT_KINDS.items()), default="auto")
 
 
 class ImportJobListApi(APIView):
@@ -48,7 +48,7 @@ class ImportJobListApi(APIView):
                 "ImportUpload",
                 {
                     "file": serializers.ListField(child=serializers.FileField()),
-                    "kind": serializers.ChoiceField(choices=ImportJob.Kind.choices),
+                    "kind": serializers.ChoiceField(choices=list(IMPORT_KINDS.items())),
                 },
             )
         },
@@ -59,7 +59,7 @@ class ImportJobListApi(APIView):
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = project_get(project_id=project_id, user=request.user)
-        kind = request.POST.get("kind", ImportJob.Kind.AUTO)
+        kind = request.POST.get("kind", "auto")
         data = ImportInput(data={"file": request.FILES.getlist("file"), "kind": kind})
         data.is_valid(raise_exception=True)
         job = import_job_create(

@@ -17,7 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.apis.common import ERRORS, ImageRenderer, QueueOutput, TranscriptionOutput, line_payload
-from annotator.selectors import line_context_png, line_get, line_previous, project_get
+from annotator.line_context import line_context_png
+from annotator.selectors import line_get, line_previous, project_get
 from annotator.services import MAX_TEXT_LENGTH, draft_save, label_submit, lease_heartbeat, lease_release, line_claim
 from recognition.images import ImageError
 

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.apis.common import ERRORS
+from annotator.apis.common import ERRORS, NamedOutput
 from annotator.models import Project
 from annotator.selectors import (
     US_KEYBOARD_CHARACTERS,
@@ -84,11 +84,6 @@ class ScheduleInput(serializers.Serializer):
     enabled = serializers.BooleanField(default=True)
 
 
-class StrategyOutput(serializers.Serializer):
-    name = serializers.CharField()
-    description = serializers.CharField()
-
-
 class SettingsInput(serializers.Serializer):
     """Every field optional: send only what changes. The model's validators
     (ranges, choices) run in the service."""
@@ -118,7 +113,7 @@ class SettingsInput(serializers.Serializer):
 
 
 class SettingsOutput(SettingsInput):
-    strategies = StrategyOutput(many=True, help_text="The selection strategies to choose from.")
+    strategies = NamedOutput(many=True, help_text="The selection strategies to choose from.")
 
 
 def _settings_payload(project: Project) -> dict[str, Any]:

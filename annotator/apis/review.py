@@ -20,7 +20,7 @@ from annotator.services import MAX_TEXT_LENGTH, line_review
 
 
 class ReviewListInput(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=REVIEW_KINDS, default="low_confidence")
+    kind = serializers.ChoiceField(choices=list(REVIEW_KINDS.items()), default="low_confidence")
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
     offset = serializers.IntegerField(min_value=0, default=0)
 

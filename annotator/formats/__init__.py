@@ -21,7 +21,7 @@ from annotator.formats.archive import (
     classify_archive,
     read_zip,
 )
-from annotator.formats.model import (
+from annotator.formats.layout import (
     FormatError,
     LineExport,
     PageExport,

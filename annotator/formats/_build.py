@@ -8,7 +8,7 @@ import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from annotator.formats.model import (
+from annotator.formats.layout import (
     MAX_LINE_CHARS,
     MAX_LINES_PER_PAGE,
     MAX_PAGE_SIDE,

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, Literal
 
-from annotator.formats.model import FormatError, Rejected, image_basename
+from annotator.formats.layout import FormatError, Rejected, image_basename
 from annotator.formats.pairing import (
     basename,
     dirname,
@@ -40,7 +40,13 @@ from annotator.formats.safe_xml import XmlFormat, child, detect_format, local_na
 from annotator.formats.text import decode_text
 
 ImportKind = Literal["auto", "pages", "xml", "lines"]
-IMPORT_KINDS: tuple[ImportKind, ...] = ("auto", "pages", "xml", "lines")
+# The one list of import kinds, with what each takes (the API serves it to the UI).
+IMPORT_KINDS: dict[ImportKind, str] = {
+    "auto": "Detect from the files",
+    "pages": "Page images (cut into lines)",
+    "xml": "PAGE XML or ALTO zip with images",
+    "lines": "Line folder: <id>.png + <id>.gt.txt",
+}
 _CHUNK = 256 * 1024
 
 

@@ -29,7 +29,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
 from annotator.formats._build import LineCollector, export_polygon, parse_dimension, root_element, xml_safe
-from annotator.formats.model import (
+from annotator.formats.layout import (
     FormatError,
     PageExport,
     ParsedPage,

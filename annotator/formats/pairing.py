@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from annotator.formats.model import Rejected
+from annotator.formats.layout import Rejected
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 GT_SUFFIX = ".gt.txt"

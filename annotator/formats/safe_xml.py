@@ -16,7 +16,7 @@ from typing import Literal
 import defusedxml
 import defusedxml.ElementTree as DefusedET
 
-from annotator.formats.model import FormatError
+from annotator.formats.layout import FormatError
 
 MAX_XML_BYTES = 50 * 1024 * 1024
 

@@ -14,15 +14,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from annotator.formats.model import FormatError, PageExport, Rejected
-from annotator.formats.pairing import (
-    file_kind,
-    is_junk,
-    natural_key,
-    pair_line_names,
-    strip_suffix,
-    unsupported_reason,
-)
+from annotator.formats.layout import FormatError, PageExport, Rejected
+from annotator.formats.pairing import file_kind, is_junk, natural_key, pair_line_names, strip_suffix, unsupported_reason
 
 MAX_TEXT_BYTES = 64 * 1024
 MAX_FOLDER_FILES = 200_000

@@ -1,8 +1,11 @@
-"""Writes. ``labeling``: lines, the queue and labels (the web process);
-``training``: training runs, model versions and re-scoring (mostly the workers)."""
+"""Writes the web process makes (and the jobs reuse): creating and claiming
+lines, labels, review, project settings and schedules, requesting imports,
+exports and training runs, cancelling and promoting. Torch-free, and nothing
+here imports ``annotator.tasks``: work for the workers is sent by task name
+(``annotator.enqueue``). What the workers run is ``annotator.jobs``."""
 
-from annotator.services.exports import export_job_create, export_job_run
-from annotator.services.imports import import_job_create, import_job_run, import_jobs_recover_stale
+from annotator.services.exports import export_job_create
+from annotator.services.imports import import_job_create
 from annotator.services.labeling import (
     MAX_TEXT_LENGTH,
     draft_save,
@@ -12,22 +15,20 @@ from annotator.services.labeling import (
     line_claim,
     line_create,
     line_disagreement_refresh,
+    line_priority_refresh,
     line_sample_key,
-    line_uncertainty_refresh,
     transcription_text_clean,
 )
 from annotator.services.projects import EDITABLE_SETTINGS, ProjectSettings, project_settings_update
 from annotator.services.review import line_review
 from annotator.services.schedules import training_schedule_set
-from annotator.services.scoring import lines_auto_accept, prediction_batch_store, predictions_refresh
 from annotator.services.training import (
     TrainingError,
     model_version_promote,
     training_run_cancel,
-    training_run_execute,
-    training_run_recover_stale,
     training_run_request,
     training_run_request_if_due,
+    training_run_retry,
 )
 
 __all__ = [
@@ -37,29 +38,22 @@ __all__ = [
     "TrainingError",
     "draft_save",
     "export_job_create",
-    "export_job_run",
     "import_job_create",
-    "import_job_run",
-    "import_jobs_recover_stale",
     "label_submit",
     "lease_heartbeat",
     "lease_release",
     "line_claim",
     "line_create",
     "line_disagreement_refresh",
+    "line_priority_refresh",
     "line_review",
     "line_sample_key",
-    "line_uncertainty_refresh",
-    "lines_auto_accept",
     "model_version_promote",
-    "prediction_batch_store",
-    "predictions_refresh",
     "project_settings_update",
     "training_run_cancel",
-    "training_run_execute",
-    "training_run_recover_stale",
     "training_run_request",
     "training_run_request_if_due",
+    "training_run_retry",
     "training_schedule_set",
     "transcription_text_clean",
 ]

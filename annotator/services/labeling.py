@@ -12,9 +12,12 @@ The queue policy, in the order ``line_claim`` applies it:
    set, so one must exist before the first retrain. Eval lines are served in
    ``sample_key`` (hash) order, a uniform random sample, never by uncertainty:
    an eval set chosen by uncertainty would be the hardest lines and overstate CER.
-3. Then training lines, most uncertain first; lines no model has scored yet come
-   first of all (unknown is maximally uncertain), in ``cold_rank`` order, which
-   interleaves documents. When training lines run out, the remaining eval lines.
+3. Then training lines, highest ``priority`` first (the selection strategy's,
+   under the active model). A line the active model has not read yet
+   (``Line.UNSCORED``: before the first model, or for the few seconds until an
+   import's lines are scored) comes after every scored one, in ``cold_rank``
+   order, which interleaves documents. When training lines run out, the
+   remaining eval lines.
 
 Within the first non-empty queue the line is drawn at random from the top
 ``project.top_window`` candidates, so concurrent labelers rarely reach for the
@@ -32,7 +35,8 @@ from datetime import datetime, timedelta
 
 from django.core.files import File
 from django.db import IntegrityError, connections, transaction
-from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Exists, Expression, F, FloatField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotator.errors import ConflictError, InvalidInputError
@@ -105,19 +109,20 @@ def line_create(
     return line
 
 
-def line_uncertainty_refresh(*, project: Project) -> int:
-    """Copy the active model's scores onto ``Line.uncertainty``, the column the
+def line_priority_refresh(*, project: Project) -> int:
+    """Copy the active model's priorities onto ``Line.priority``, the column the
     queue index orders by, for the whole project at once; lines the active
-    model has not read become null, i.e. first in the queue. (Re-scoring after
-    a promotion moves the column batch by batch instead, in
-    ``training.prediction_batch_store``, so the old ranking serves until then.)"""
+    model has not read become ``Line.UNSCORED``. (Scoring moves the column
+    batch by batch instead, in ``jobs.scoring.prediction_batch_store``, so the
+    old ranking serves until then.)"""
     active = project_active_model(project=project)
-    score: Subquery | Value
+    score: Expression
     if active is None:
-        score = Value(None, output_field=FloatField())
+        score = Value(Line.UNSCORED, output_field=FloatField())
     else:
-        score = Subquery(Prediction.objects.filter(line=OuterRef("pk"), model_version=active).values("uncertainty")[:1])
-    return Line.objects.filter(project=project).update(uncertainty=score)
+        read = Prediction.objects.filter(line=OuterRef("pk"), model_version=active).values("priority")[:1]
+        score = Coalesce(Subquery(read), Value(Line.UNSCORED), output_field=FloatField())
+    return Line.objects.filter(project=project).update(priority=score)
 
 
 def line_disagreement(*, text: str, predicted: str | None) -> float | None:
@@ -156,9 +161,7 @@ def _queues(*, project: Project, user: AnyUser, now: datetime, exclude: Sequence
     )
     # Matches line_queue_idx column for column, so the database walks the index
     # and stops after top_window rows.
-    train = candidates.filter(split=Line.Split.TRAIN).order_by(
-        F("uncertainty").desc(nulls_first=True), "cold_rank", "id"
-    )
+    train = candidates.filter(split=Line.Split.TRAIN).order_by(F("priority").desc(), "cold_rank", "id")
     evaluation = candidates.filter(split=Line.Split.EVAL).order_by("sample_key", "id")
     if eval_lines_labeled(project=project, at_most=project.min_eval_lines) < project.min_eval_lines:
         return [evaluation, train]

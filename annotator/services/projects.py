@@ -7,11 +7,12 @@ from typing import TypedDict
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from annotator.enqueue import PREDICTIONS_REFRESH, task_send_on_commit
 from annotator.errors import InvalidInputError
 from annotator.models import Project
 from annotator.permissions import ADMIN_ROLES, AnyUser, membership_require
 from annotator.selectors import project_active_model
-from annotator.services.scoring import predictions_refresh
+from recognition.selection import STRATEGIES
 
 
 class ProjectSettings(TypedDict, total=False):
@@ -49,6 +50,10 @@ def project_settings_update(*, project: Project, user: AnyUser, changes: Project
     unknown = sorted(set(changes) - set(EDITABLE_SETTINGS))
     if unknown:
         raise InvalidInputError(f"These settings cannot be changed here: {', '.join(unknown)}.")
+    strategy = changes.get("selection_strategy")
+    if strategy is not None and strategy not in STRATEGIES:
+        message = f"Unknown selection strategy {strategy!r}; use one of {', '.join(STRATEGIES)}."
+        raise InvalidInputError(message, fields={"selection_strategy": [message]})
     with transaction.atomic():
         locked = Project.objects.select_for_update().get(pk=project.pk)
         changed = [name for name, value in changes.items() if getattr(locked, name) != value]
@@ -67,5 +72,5 @@ def project_settings_update(*, project: Project, user: AnyUser, changes: Project
             locked.save(update_fields=changed)
         active = project_active_model(project=locked)
         if active is not None and _RESCORE_ON & set(changed):
-            predictions_refresh(model_version=active)
+            task_send_on_commit(PREDICTIONS_REFRESH, active.pk)
     return locked

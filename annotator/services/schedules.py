@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from django.db import transaction
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from annotator.errors import InvalidInputError
 from annotator.models import Project
@@ -31,8 +32,6 @@ def training_schedule_set(
     """Set (or with ``every_minutes`` None, remove) the project's retraining
     schedule; project admins only. A scheduled run starts only when lines were
     verified since the last model, so a short interval costs nothing idle."""
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
     membership_require(project=project, user=user, roles=ADMIN_ROLES)
     if every_minutes is not None and not SCHEDULE_MIN_MINUTES <= every_minutes <= SCHEDULE_MAX_MINUTES:
         message = (

@@ -15,7 +15,7 @@ export class ApiError extends Error {
 }
 
 /** The request never got an answer: offline, server down, connection reset. */
-export class NetworkError extends Error {
+class NetworkError extends Error {
   constructor(message = 'No connection to the server.') {
     super(message);
     this.name = 'NetworkError';
@@ -40,7 +40,7 @@ export function csrfToken() {
 }
 
 /** Exponential backoff with jitter: 0.5 s, 1 s, 2 s ... capped. */
-export function backoff(attempt, {base = 500, cap = 30000} = {}) {
+function backoff(attempt, {base = 500, cap = 30000} = {}) {
   const delay = Math.min(cap, base * 2 ** attempt);
   return delay / 2 + Math.random() * (delay / 2);
 }
@@ -71,28 +71,57 @@ async function once(method, url, body, {timeout = 20000} = {}) {
     clearTimeout(timer);
   }
   if (response.status === 204) return null;
+  return answer(response.status, response.statusText, await response.text());
+}
+
+/** The JSON body of a finished request, or the ApiError its error shape describes. */
+function answer(status, statusText, text) {
+  const ok = status >= 200 && status < 300;
   let data = null;
   try {
-    const text = await response.text();
     data = text ? JSON.parse(text) : null;
   } catch {
-    if (response.ok) throw new ApiError(response.status, 'bad_response', 'The server sent something unreadable.');
+    // not JSON: a proxy's error page
+    if (ok) throw new ApiError(status, 'bad_response', 'The server sent something unreadable.');
   }
-  if (!response.ok) {
+  if (!ok) {
     const err = data?.error || {};
-    const message = err.message || `The server answered ${response.status} ${response.statusText}.`;
-    const error = new ApiError(response.status, err.code || 'error', message, err.fields || {});
+    const message = err.message || `The server answered ${status}${statusText ? ` ${statusText}` : ''}.`;
+    const error = new ApiError(status, err.code || 'error', message, err.fields || {});
     if (error.code === 'not_authenticated' && unauthenticatedHandler) unauthenticatedHandler(error);
     throw error;
   }
   return data;
 }
 
+/** POST multipart `formData` with upload progress (fetch has none): `onProgress(fraction)`. */
+function upload(url, formData, {onProgress = () => {}} = {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', url);
+    xhr.setRequestHeader('X-CSRFToken', csrfToken());
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.upload.addEventListener('progress', (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    });
+    xhr.addEventListener('load', () => {
+      try {
+        resolve(answer(xhr.status, xhr.statusText, xhr.responseText));
+      } catch (error) {
+        reject(error);
+      }
+    });
+    xhr.addEventListener('error', () => reject(new NetworkError('The upload was interrupted: no connection to the server.')));
+    xhr.addEventListener('abort', () => reject(new Error('The upload was cancelled.')));
+    xhr.send(formData);
+  });
+}
+
 /**
  * One API call. `retries`: how often a transient failure is retried (with
  * backoff) before it is thrown; only for requests safe to repeat.
  */
-export async function request(method, url, body, {retries = 0, timeout} = {}) {
+async function request(method, url, body, {retries = 0, timeout} = {}) {
   for (let attempt = 0; ; attempt += 1) {
     try {
       return await once(method, url, body, {timeout});
@@ -103,12 +132,46 @@ export async function request(method, url, body, {retries = 0, timeout} = {}) {
   }
 }
 
+let vocabulary = null;
+
 export const api = {
   get: (url, options) => request('GET', url, undefined, {retries: 2, ...options}),
   post: (url, body, options) => request('POST', url, body, options),
   put: (url, body, options) => request('PUT', url, body, options),
   patch: (url, body, options) => request('PATCH', url, body, options),
+  upload,
+  /** Roles, import kinds and review lists as the server defines them (fetched once per page). */
+  vocabulary: () => (vocabulary ??= api.get('/api/vocabulary')),
 };
+
+/**
+ * Fetch `url` every `every` ms until `done(value)`, calling `onValue` with each
+ * answer (a failed fetch calls `onError` and keeps polling). Resolves to the last
+ * value; `stop()` on the returned promise ends it early.
+ */
+export function poll(url, {every, done, onValue = () => {}, onError = () => {}}) {
+  let stopped = false;
+  const run = (async () => {
+    let value = null;
+    while (!stopped) {
+      await sleep(every);
+      if (stopped) break;
+      try {
+        value = await api.get(url);
+      } catch (error) {
+        onError(error);
+        continue;
+      }
+      onValue(value);
+      if (done(value)) break;
+    }
+    return value;
+  })();
+  run.stop = () => {
+    stopped = true;
+  };
+  return run;
+}
 
 /** Query string from an object, skipping null/undefined. */
 export function query(params) {

@@ -3,7 +3,7 @@
 
 import {ApiError, api, onUnauthenticated} from './api.js';
 import {h, replace, showError} from './dom.js';
-import {projectPages} from './roles.js';
+import {projectPages, setRoles} from './roles.js';
 
 const ROUTES = [
   [/^\/login\/?$/, 'login', () => import('./pages/login.js')],
@@ -71,13 +71,15 @@ async function boot() {
     }
   });
   let me;
+  let vocabulary;
   try {
-    me = await api.get('/api/me');
+    [me, vocabulary] = await Promise.all([api.get('/api/me'), api.vocabulary()]);
   } catch (error) {
     if (error instanceof ApiError && error.code === 'not_authenticated') return;
     replace(main, h('h1', {}, 'Lineproof'), h('p', {class: 'error'}, `Could not reach the server: ${error.message}`));
     return;
   }
+  setRoles(vocabulary.roles);
   renderNav(me, page, projectId);
   const project = projectId ? me.projects.find((p) => p.id === projectId) : null;
   if (projectId && !project) {
@@ -85,7 +87,7 @@ async function boot() {
     return;
   }
   document.title = project ? `${page[0].toUpperCase()}${page.slice(1)} · ${project.name} · Lineproof` : 'Lineproof';
-  await module.render(main, {me, project});
+  await module.render(main, {me, project, vocabulary});
 }
 
 boot().catch((error) => {

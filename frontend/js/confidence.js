@@ -2,8 +2,10 @@
 // it was of each: the longest common prefix and suffix of the edited text and
 // the prediction keep their confidences; what lies between was typed.
 
-export const LOW = 0.5;
-export const MEDIUM = 0.8;
+import {h} from './dom.js';
+
+const LOW = 0.5;
+const MEDIUM = 0.8;
 
 export function level(confidence) {
   if (confidence === null || confidence === undefined) return 'edited';
@@ -50,4 +52,9 @@ export function codeUnitOffset(text, codePoints) {
 /** Code-point index of a UTF-16 offset. */
 export function codePointIndex(text, offset) {
   return Array.from(text.slice(0, offset)).length;
+}
+
+/** The model's reading, each character coloured by how sure the model was of it. */
+export function reading(text, confidences) {
+  return h('span', {class: 'reading'}, Array.from(text).map((char, i) => h('span', {class: `c-${level(confidences?.[i])}`}, char)));
 }

@@ -37,11 +37,6 @@ export function append(el, children) {
   return el;
 }
 
-export function clear(el) {
-  el.replaceChildren();
-  return el;
-}
-
 export function replace(el, ...children) {
   el.replaceChildren();
   return append(el, children);
@@ -111,3 +106,23 @@ export function uuid4() {
 
 /** A keyboard key as shown in the on-screen key list. */
 export const kbd = (...keys) => keys.map((key, i) => [i ? '+' : null, h('kbd', {}, key)]);
+
+/**
+ * A progress bar: `{el, set(fraction, text)}`; `fraction` null draws it empty
+ * with only `text` (a state whose share is unknown). `ok` colours it as done.
+ */
+export function progressBar(label, {ok = false} = {}) {
+  const fill = h('span');
+  const el = h('div', {class: `bar${ok ? ' ok' : ''}`, role: 'progressbar', 'aria-label': label, 'aria-valuemin': '0', 'aria-valuemax': '100'}, fill);
+  return {
+    el,
+    set(fraction, text) {
+      const pct = fraction === null ? null : Math.round(100 * Math.max(0, Math.min(1, fraction)));
+      fill.style.width = `${pct ?? 0}%`;
+      if (pct === null) el.removeAttribute('aria-valuenow');
+      else el.setAttribute('aria-valuenow', String(pct));
+      el.setAttribute('aria-valuetext', text || `${pct} %`);
+      return this;
+    },
+  };
+}

@@ -5,14 +5,18 @@ guarantees are the database's, so a run without it proves nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from celery.app.task import Task
 from django.conf import settings
 from django.db import OperationalError, connection
-from pytest_django import DjangoDbBlocker, Settings
+from pytest_django import DjangoCaptureOnCommitCallbacks, DjangoDbBlocker, Settings
+
+import annotator.tasks  # noqa: F401  registers the tasks run_enqueued runs
+from annotator import enqueue
+from annotator.celery import app as celery_app
 
 
 @pytest.fixture(scope="session")
@@ -44,20 +48,43 @@ def media_root(tmp_path: Path, settings: Settings) -> Path:
     return tmp_path
 
 
+Enqueued = list[tuple[str, tuple[Any, ...]]]
+
+
 @pytest.fixture(autouse=True)
-def enqueued(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple]]:
+def enqueued(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Enqueued:
     """Tasks sent to the broker, recorded instead of sent as (task name, args).
 
     Only the end-to-end tests (marked e2e) talk to a real broker; elsewhere a
-    test calls the service a task would run, so nothing runs behind its back.
-    Enqueues happen on commit: in a test wrapped in a transaction, capture them
-    with django_capture_on_commit_callbacks(execute=True).
+    test calls the job a task would run (or ``run_enqueued``), so nothing runs
+    behind its back. Enqueues happen on commit: in a test wrapped in a
+    transaction, capture them with django_capture_on_commit_callbacks(execute=True).
     """
-    sent: list[tuple[str, tuple]] = []
+    sent: Enqueued = []
     if request.node.get_closest_marker("e2e") is None:
 
-        def record(self: Task, args: Any = None, kwargs: Any = None, **_options: Any) -> None:
-            sent.append((str(self.name), tuple(args or ())))
+        def record(name: str, *args: Any) -> None:
+            sent.append((name, tuple(args)))
 
-        monkeypatch.setattr(Task, "apply_async", record)
+        monkeypatch.setattr(enqueue, "task_send", record)
     return sent
+
+
+@pytest.fixture
+def run_enqueued(
+    enqueued: Enqueued, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> Callable[[], list[str]]:
+    """Run the recorded tasks in this process, in order, including those they
+    enqueue in turn, as a worker would (each in its own on-commit capture, so
+    what it enqueues is recorded); returns the task names run."""
+
+    def run() -> list[str]:
+        done = []
+        while enqueued:
+            name, args = enqueued.pop(0)
+            with django_capture_on_commit_callbacks(execute=True):
+                celery_app.tasks[name](*args)
+            done.append(name)
+        return done
+
+    return run

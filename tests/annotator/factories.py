@@ -11,13 +11,18 @@ from typing import Any
 
 import cv2
 import numpy as np
+import torch
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 
 from annotator.models import Document, Line, Membership, ModelVersion, Page, Prediction, Project
-from annotator.services import label_submit, line_create, line_uncertainty_refresh
-from recognition.synthetic import render_line
+from annotator.services import label_submit, line_create, line_priority_refresh
+from recognition.calibration import Calibration
+from recognition.checkpoint import checkpoint_dict, save_atomic
+from recognition.codec import Codec
+from recognition.model import CRNN, PRESETS, ModelConfig
+from recognition.synthetic import ALPHABET, render_line
 
 _serial = itertools.count(1)
 
@@ -75,12 +80,12 @@ def score_lines(lines: Sequence[Line], uncertainties: Sequence[float], *, status
             confidence=1.0 - u,
             char_confidences=[0.5, 0.9],
             spans=[[0, 10], [10, 20]],
-            uncertainty=u,
+            priority=u,
             scores={"mean_log_prob": u},
         )
         for line, u in zip(lines, uncertainties, strict=True)
     )
-    line_uncertainty_refresh(project=project)
+    line_priority_refresh(project=project)
     return model
 
 
@@ -143,3 +148,22 @@ def run_in_threads(work: Callable[[int], None], threads: int, *, timeout: float 
         thread.join(timeout=timeout)
     assert not any(thread.is_alive() for thread in running), "a thread hung"
     assert not errors, errors
+
+
+def make_active_model(project: Project, *, accept_threshold: float | None = None) -> ModelVersion:
+    """An active version whose checkpoint is an untrained tiny model with an
+    identity calibration (calibrated confidence = raw confidence)."""
+    torch.manual_seed(0)
+    codec = Codec.from_texts([ALPHABET])
+    model = CRNN(ModelConfig(num_classes=codec.num_classes, **{**PRESETS["tiny"], "dropout": 0.0})).eval()
+    name = f"models/{project.pk}/{uuid.uuid4().hex}/best.pt"
+    calibration = Calibration("identity").to_dict()
+    save_atomic(checkpoint_dict(model, codec, calibration=calibration), Path(settings.MEDIA_ROOT) / name)
+    return ModelVersion.objects.create(
+        project=project,
+        checkpoint=name,
+        alphabet=ALPHABET,
+        status=ModelVersion.Status.ACTIVE,
+        calibration=calibration,
+        accept_threshold=accept_threshold,
+    )

@@ -15,6 +15,8 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from rest_framework.test import APIClient
 
+from annotator.errors import InvalidInputError
+from annotator.jobs.scoring import predictions_refresh
 from annotator.models import Membership, ModelVersion, Project, TrainingRun
 from annotator.selectors import TRAINING_SCHEDULE_TASK, project_alphabet
 from annotator.services import label_submit, project_settings_update
@@ -227,12 +229,26 @@ def test_admins_switch_the_selection_strategy_and_the_queue_is_rescored(
     assert response.json()["selection_strategy"] == "expected_errors"
     project.refresh_from_db()
     assert project.selection_strategy == "expected_errors"
+    assert enqueued == [("annotator.tasks.predictions_refresh", (model.pk,))]
+    with django_capture_on_commit_callbacks(execute=True):
+        predictions_refresh(model_version=model)  # what that task runs
     rescored = [args for name, args in enqueued if name.endswith("prediction_batch_store")]
     assert rescored == [(model.pk, [lines[1].pk, lines[2].pk, lines[0].pk])], "queue top first"
 
+    enqueued.clear()
     with django_capture_on_commit_callbacks(execute=True):
         admin.patch(settings_url(project), {"retrain_threshold": 50}, format="json")
-    assert len([name for name, _ in enqueued if name.endswith("prediction_batch_store")]) == 1, "no re-score needed"
+    assert enqueued == [], "no re-score needed"
+
+
+def test_the_service_refuses_a_strategy_recognition_does_not_know() -> None:
+    project = make_project()
+    admin = make_member(project, role=Membership.Role.ADMIN)
+    with pytest.raises(InvalidInputError) as refused:
+        project_settings_update(project=project, user=admin, changes={"selection_strategy": "loudest"})
+    assert "selection_strategy" in refused.value.fields
+    project.refresh_from_db()
+    assert project.selection_strategy == "beam_margin"
 
 
 def test_only_admins_change_settings_and_bad_values_are_refused_by_name() -> None:

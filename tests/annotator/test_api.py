@@ -20,11 +20,13 @@ pytestmark = pytest.mark.django_db
 
 # Public on purpose: the OpenAPI schema (no data in it) and the login for tokens.
 PUBLIC = {"schema", "auth-token", "auth-login"}
-# About the logged-in user, not a project: every user gets their own answer.
-USER_LEVEL = {"me", "auth-logout"}
+# About the logged-in user, not a project: every user gets their own answer
+# (the vocabulary: the same names for everyone).
+USER_LEVEL = {"me", "auth-logout", "vocabulary"}
 API_NAMES = {
     "me",
     "auth-logout",
+    "vocabulary",
     "project-schedule",
     "project-settings",
     "project-list",

@@ -27,7 +27,6 @@ from urllib.parse import quote
 import cv2
 import numpy as np
 import pytest
-import redis
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -38,11 +37,12 @@ from rest_framework.test import APIClient
 from annotator.models import Line, Membership, ModelVersion, TrainingRun
 from annotator.services import training_run_request
 from recognition.synthetic import random_text, render_line
+from tests import processes
 from tests.annotator.factories import make_member, make_project, make_rendered_lines, score_lines, verify
+from tests.processes import flushed_redis, start_logged, without
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 TINY_TRAINING = {
     "batch_size": 8,
     "augment": False,
@@ -55,6 +55,19 @@ TINY_TRAINING = {
 }
 
 
+def small_jobs(training: dict[str, Any]) -> dict[str, str]:
+    """Worker settings for seconds-long jobs: ``training`` on one thread, few
+    lines to start training, small scoring batches."""
+    return {
+        "LINEPROOF_TRAIN_CONFIG": json.dumps(training),
+        "LINEPROOF_TRAIN_THREADS": "1",
+        "LINEPROOF_INFER_THREADS": "1",
+        "LINEPROOF_TRAIN_MIN_TRAIN_LINES": "5",
+        "LINEPROOF_TRAIN_MIN_EVAL_LINES": "3",
+        "LINEPROOF_RESCORE_BATCH_SIZE": "8",
+    }
+
+
 def database_url() -> str:
     db = connection.settings_dict
     auth = quote(db["USER"] or "")
@@ -65,15 +78,7 @@ def database_url() -> str:
 
 @pytest.fixture
 def broker() -> Iterator[str]:
-    url = settings.REDIS_URL
-    client = redis.Redis.from_url(url)
-    try:
-        client.ping()
-    except redis.ConnectionError as error:
-        pytest.fail(f"Redis at {url} is not reachable ({error}); bin/services starts it.", pytrace=False)
-    client.flushdb()
-    yield url
-    client.flushdb()
+    yield from flushed_redis(settings.REDIS_URL)
 
 
 class Workers:
@@ -87,29 +92,19 @@ class Workers:
     def start(self, *, training: dict[str, Any], **env: str) -> subprocess.Popen[bytes]:
         name = f"e2e{len(self.started)}"
         log = self.tmp_path / f"{name}.log"
-        environment = {
-            key: value for key, value in os.environ.items() if key not in {"PYTEST_VERSION", "PYTEST_ADDOPTS"}
-        }
+        environment = without(os.environ, "PYTEST_VERSION", "PYTEST_ADDOPTS")
         environment.update(
             DJANGO_SETTINGS_MODULE="annotator.settings",
             DATABASE_URL=database_url(),
             REDIS_URL=self.broker,
             MEDIA_ROOT=str(self.media_root),
-            LINEPROOF_TRAIN_CONFIG=json.dumps(training),
-            LINEPROOF_TRAIN_THREADS="1",
-            LINEPROOF_INFER_THREADS="1",
-            LINEPROOF_TRAIN_MIN_TRAIN_LINES="5",
-            LINEPROOF_TRAIN_MIN_EVAL_LINES="3",
-            LINEPROOF_RESCORE_BATCH_SIZE="8",
+            **small_jobs(training),
             **env,
         )
         command = [sys.executable, "-m", "celery", "-A", "annotator", "worker", "-Q", "default,gpu"]
         command += ["--pool", "solo", "--prefetch-multiplier", "1", "-n", f"{name}@%h", "-l", "info"]
         command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                command, cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        process = start_logged(command, env=environment, log=log)
         self.started.append((process, log))
         return process
 
@@ -140,13 +135,7 @@ def workers(transactional_db: None, broker: str, tmp_path: Path, media_root: Pat
 
 
 def wait_for(check: Callable[[], Any], what: str, workers: Workers, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.25)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{workers.logs()}", pytrace=False)
+    return processes.wait_for(check, what, logs=workers.logs, timeout=timeout)
 
 
 def lines_zip(texts: list[str]) -> bytes:
@@ -221,12 +210,26 @@ def test_import_label_retrain_promote_and_rerank_by_themselves(workers: Workers)
 
     unverified = Line.objects.filter(project=project, queue_state=Line.QueueState.UNLABELED)
     assert unverified.count() == 40 - labeled
-    wait_for(lambda: not unverified.filter(uncertainty__isnull=True).exists(), "re-scoring", workers)
+    wait_for(lambda: not unverified.filter(priority=Line.UNSCORED).exists(), "re-scoring", workers)
     assert model.predictions.count() == 40 - labeled
-    highest = max(u for u in unverified.values_list("uncertainty", flat=True) if u is not None)
+    highest = max(unverified.values_list("priority", flat=True))
     served = labeler.post(reverse("queue-next", args=[project.pk])).json()["line"]
-    assert Line.objects.get(pk=served["id"]).uncertainty == highest
+    assert Line.objects.get(pk=served["id"]).priority == highest
     assert served["prediction"]["model_version"] == model.pk
+
+    # Lines imported while the model is active are read by it at once, without a promotion.
+    upload = SimpleUploadedFile("more.zip", lines_zip(texts[:6]), content_type="application/zip")
+    job = admin.post(
+        reverse("import-list", args=[project.pk]), {"file": [upload], "kind": "lines"}, format="multipart"
+    ).json()
+    assert wait_for(imported, "the second import", workers)["status"] == "succeeded"
+    fresh = Line.objects.filter(project=project, key__startswith="more.zip/")
+    assert fresh.count() == 6
+    wait_for(lambda: model.predictions.filter(line__in=fresh).count() == 6, "the new lines' readings", workers)
+    assert not fresh.filter(priority=Line.UNSCORED).exists()
+    assert list(ModelVersion.objects.filter(project=project).values_list("pk", "status")) == [
+        (model.pk, ModelVersion.Status.ACTIVE)
+    ]
     print(f"\nend-to-end: {time.monotonic() - started:.1f} s")
 
 

@@ -13,8 +13,10 @@ from rest_framework.test import APIClient
 
 from annotator.errors import InvalidInputError
 from annotator.formats import parse_alto, parse_page_xml
+from annotator.jobs.exports import export_job_run
+from annotator.jobs.imports import import_job_run
 from annotator.models import ExportJob, Line, Membership, Project
-from annotator.services import export_job_create, export_job_run, import_job_create, import_job_run
+from annotator.services import export_job_create, import_job_create
 from tests.annotator.factories import make_member, make_project
 from tests.annotator.test_imports import TEXTS, make_zip, page_with_lines, page_xml, png
 

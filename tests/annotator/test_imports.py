@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -13,14 +14,26 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
-from pytest_django import Settings
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 from rest_framework.test import APIClient
 
 from annotator.errors import ForbiddenError, InvalidInputError
-from annotator.models import ImportJob, Line, Membership, Page, Project, Transcription
-from annotator.services import import_job_create, import_job_run, import_jobs_recover_stale
+from annotator.jobs.imports import import_job_run
+from annotator.jobs.recovery import import_jobs_recover_stale
+from annotator.models import (
+    ImportJob,
+    Line,
+    Membership,
+    ModelVersion,
+    Page,
+    Prediction,
+    Project,
+    TrainingRun,
+    Transcription,
+)
+from annotator.services import import_job_create
 from recognition.synthetic import render_line
-from tests.annotator.factories import make_member, make_project
+from tests.annotator.factories import make_active_model, make_member, make_project
 from tests.recognition.test_images import png_claiming_size
 
 pytestmark = pytest.mark.django_db
@@ -330,3 +343,30 @@ def test_lines_cut_from_a_page_show_their_page_context(media_root: Path) -> None
     assert (image[:, :, 0].astype(int) - image[:, :, 2].astype(int)).max() > 100, "the line is outlined in colour"
     assert none.status_code == 404
     assert "without its page" in none.json()["error"]["message"]
+
+
+def test_lines_imported_while_a_model_is_active_are_read_without_a_promotion(
+    media_root: Path,
+    enqueued: list[tuple[str, tuple]],
+    run_enqueued: Callable[[], list[str]],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    project = make_project()
+    model = make_active_model(project)
+    admin = make_member(project, Membership.Role.ADMIN)
+    page, _ = page_with_lines(TEXTS)
+    with django_capture_on_commit_callbacks(execute=True):
+        import_job_create(project=project, user=admin, files=[upload("letter.png", png(page))])
+
+    ran = run_enqueued()  # the worker: the import, then the scoring batches it sends
+
+    assert ran[0] == "annotator.tasks.import_job_run"
+    assert "annotator.tasks.prediction_batch_store" in ran
+    lines = Line.objects.filter(project=project)
+    assert lines.count() == len(TEXTS)
+    assert Prediction.objects.filter(line__in=lines, model_version=model).count() == len(TEXTS), "every line read"
+    assert not lines.filter(priority=Line.UNSCORED).exists(), "every line ranked"
+    model.refresh_from_db()
+    assert model.status == ModelVersion.Status.ACTIVE
+    assert ModelVersion.objects.filter(project=project).count() == 1, "no new model, no promotion"
+    assert not TrainingRun.objects.filter(project=project).exists()

@@ -32,13 +32,14 @@ def test_line_create_fixes_the_split_from_the_key() -> None:
     assert eval_share == pytest.approx(0.25, abs=0.08)
 
 
-def test_every_uncertainty_score_is_a_selection_strategy() -> None:
-    from recognition.selection import STRATEGIES
+def test_every_uncertainty_score_is_a_selection_strategy_and_the_default_is_one() -> None:
+    from annotator.models import DEFAULT_SELECTION_STRATEGY
+    from recognition.selection import DEFAULT_STRATEGY, STRATEGIES
     from recognition.uncertainty import UNCERTAINTY_SCORES
 
-    choices = {name for name, _ in Project._meta.get_field("selection_strategy").choices or []}
-    assert choices == set(STRATEGIES)
-    assert set(UNCERTAINTY_SCORES) <= choices
+    assert set(UNCERTAINTY_SCORES) <= set(STRATEGIES)
+    assert DEFAULT_SELECTION_STRATEGY == DEFAULT_STRATEGY
+    assert Project._meta.get_field("selection_strategy").default == DEFAULT_STRATEGY
 
 
 @pytest.mark.django_db

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,15 +15,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+from tests.processes import ROOT, free_port, start_logged
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def query(db: Path, sql: str) -> list[tuple]:
@@ -57,15 +50,8 @@ def stop(launcher: subprocess.Popen[bytes]) -> None:
 def test_launcher_serves_the_ui_imports_the_demo_in_its_worker_and_stops_cleanly(tmp_path: Path) -> None:
     db, port = tmp_path / "db.sqlite3", free_port()
     env = launcher_env(tmp_path)
-    log = (tmp_path / "launch.log").open("wb")
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "annotator.launch", "--port", str(port), "--demo-lines", "30"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    command = [sys.executable, "-m", "annotator.launch", "--port", str(port), "--demo-lines", "30"]
+    launcher = start_logged(command, env=env, log=tmp_path / "launch.log")
     try:
         deadline = time.monotonic() + 120
         status, report = None, None
@@ -90,7 +76,6 @@ def test_launcher_serves_the_ui_imports_the_demo_in_its_worker_and_stops_cleanly
         assert "admin / s3cret-demo" in output
     finally:
         stop(launcher)
-        log.close()
 
 
 INTERRUPTED = """
@@ -109,11 +94,8 @@ def test_a_training_run_interrupted_by_the_last_stop_is_retried_at_the_next_star
     subprocess.run(shell, cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
     (interrupted,) = query(db, "select id from annotator_trainingrun")
 
-    log = (tmp_path / "launch.log").open("wb")
     command = [sys.executable, "-m", "annotator.launch", "--port", str(free_port()), "--demo-lines", "0"]
-    launcher = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    launcher = start_logged(command, env=env, log=tmp_path / "launch.log")
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and "retries it" not in (tmp_path / "launch.log").read_text():
@@ -125,4 +107,3 @@ def test_a_training_run_interrupted_by_the_last_stop_is_retried_at_the_next_star
         assert f"Training run {interrupted[0]} was interrupted" in (tmp_path / "launch.log").read_text()
     finally:
         stop(launcher)
-        log.close()

@@ -43,7 +43,7 @@ def test_most_uncertain_line_comes_first() -> None:
     assert claim_and_label(project, user) is None
 
 
-def test_unscored_lines_come_before_scored_ones() -> None:
+def test_lines_the_active_model_has_not_read_come_after_scored_ones() -> None:
     project = make_project(top_window=1)
     user = make_member(project)
     scored = make_lines(project, 2, prefix="old")
@@ -52,7 +52,7 @@ def test_unscored_lines_come_before_scored_ones() -> None:
 
     served = [claim_and_label(project, user) for _ in range(3)]
 
-    assert [line.pk for line in served if line] == [fresh[0].pk, scored[0].pk, scored[1].pk]
+    assert [line.pk for line in served if line] == [scored[0].pk, scored[1].pk, fresh[0].pk]
 
 
 def test_before_any_model_documents_are_interleaved() -> None:

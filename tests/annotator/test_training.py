@@ -14,20 +14,18 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
+from annotator.jobs.recovery import training_run_recover_stale
+from annotator.jobs.scoring import prediction_batch_store, predictions_refresh
+from annotator.jobs.training import _claim, _ProgressWriter, training_run_execute
 from annotator.models import Line, Membership, ModelVersion, Prediction, Project, TrainingRun
 from annotator.services import (
     label_submit,
     line_claim,
     model_version_promote,
-    prediction_batch_store,
-    predictions_refresh,
     training_run_cancel,
-    training_run_execute,
-    training_run_recover_stale,
     training_run_request,
     training_run_request_if_due,
 )
-from annotator.services.training import _claim, _ProgressWriter
 from recognition.train import Progress
 from tests.annotator.factories import (
     client_id,
@@ -137,30 +135,30 @@ def test_first_model_then_a_better_one_are_promoted_and_rescoring_reorders_the_q
     first_model.refresh_from_db()
     assert first_model.status == ModelVersion.Status.RETIRED
 
-    # Re-scoring: batches of unverified lines, each moving Line.uncertainty.
+    # Re-scoring: batches of unverified lines, each moving Line.priority.
     batches = predictions_refresh(model_version=model, batch_size=2)
     unlabeled = set(Line.objects.filter(project=project, queue_state="unlabeled").values_list("pk", flat=True))
     assert {pk for batch in batches for pk in batch} == unlabeled
     assert [len(batch) for batch in batches] == [2, 1]
     assert prediction_batch_store(model_version=model, line_ids=batches[0]) == 2
-    assert Line.objects.filter(pk__in=batches[0], uncertainty__isnull=False).count() == 2
-    assert Line.objects.filter(pk__in=batches[1], uncertainty__isnull=True).count() == 1
+    assert Line.objects.filter(pk__in=batches[0], priority__gt=Line.UNSCORED).count() == 2
+    assert Line.objects.filter(pk__in=batches[1], priority=Line.UNSCORED).count() == 1
     assert prediction_batch_store(model_version=model, line_ids=batches[1]) == 1
     assert prediction_batch_store(model_version=model, line_ids=batches[1]) == 1  # idempotent
     stored = Prediction.objects.filter(model_version=model)
     assert stored.count() == 3
     assert set(stored.first().scores) >= {"mean_log_prob", "min_char_prob", "ctc_nll", "beam_margin"}  # type: ignore[union-attr]
     for prediction in stored:
-        assert prediction.uncertainty == pytest.approx(prediction.scores["ctc_nll"])
-        assert Line.objects.get(pk=prediction.line_id).uncertainty == pytest.approx(prediction.uncertainty)
+        assert prediction.priority == pytest.approx(prediction.scores["ctc_nll"])
+        assert Line.objects.get(pk=prediction.line_id).priority == pytest.approx(prediction.priority)
 
     # The queue now serves the most uncertain line first.
     project.top_window = 1
     project.save()
-    highest = max(prediction.uncertainty for prediction in stored)
+    highest = max(prediction.priority for prediction in stored)
     claimed = line_claim(project=project, user=make_member(project))
     assert claimed is not None
-    assert claimed.uncertainty == pytest.approx(highest)
+    assert claimed.priority == pytest.approx(highest)
 
     # A superseded version's late batch changes nothing.
     model_version_promote(model_version=first_model)

@@ -27,7 +27,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -45,10 +44,11 @@ import cv2
 import numpy as np
 import psycopg
 import pytest
-import redis
 
 from recognition.synthetic import random_text, render_line
-from tests.annotator.test_e2e import TINY_TRAINING
+from tests import processes
+from tests.annotator.test_e2e import TINY_TRAINING, small_jobs
+from tests.processes import flushed_redis, free_port, production_environment, start_logged, without
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -74,12 +74,6 @@ print(json.dumps({"project": project.pk}))
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def database() -> Iterator[str]:
     """A fresh PostgreSQL database on the test server, dropped afterwards."""
@@ -99,14 +93,7 @@ def database() -> Iterator[str]:
 
 @pytest.fixture
 def broker() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError as error:
-        pytest.fail(f"Redis at {REDIS_URL} is not reachable ({error}); bin/services starts it.", pytrace=False)
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
+    yield from flushed_redis(REDIS_URL)
 
 
 @dataclass
@@ -126,14 +113,14 @@ class Deployment:
         return done.stdout
 
     def start(self, name: str, *argv: str) -> None:
-        with (self.folder / f"{name}.log").open("wb") as log:
-            self.processes[name] = subprocess.Popen(
-                [sys.executable, *argv],
-                cwd=self.folder,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+        self.processes[name] = start_logged(
+            [sys.executable, *argv], env=self.env, log=self.folder / f"{name}.log", cwd=self.folder
+        )
+
+    def assert_running(self, what: str) -> None:
+        for name, process in self.processes.items():
+            assert process.poll() is None, f"{name} exited ({process.returncode}) while waiting for {what}\n" + (
+                self.logs()
             )
 
     def log(self, name: str) -> str:
@@ -180,41 +167,14 @@ class Deployment:
 
 @pytest.fixture
 def deployment(database: str, broker: str, tmp_path: Path) -> Iterator[Deployment]:
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("PYTEST_", "DJANGO_", "LINEPROOF_", "CELERY_", "SECURE_"))
-        and key not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS"}
-    }
+    # Production settings as docker/.env.example sets them, except HTTPS (this
+    # test speaks plain HTTP to 127.0.0.1): the queue benchmark's environment.
+    environment = without(production_environment(database, tmp_path, free_port()), "PYTEST_", "CELERY_")
     environment.update(
-        PYTHONPATH=str(ROOT),
-        DJANGO_SETTINGS_MODULE="annotator.settings",
-        # Production settings, as docker/.env.example sets them...
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="127.0.0.1",
-        DATABASE_URL=database,
         REDIS_URL=broker,
-        MEDIA_ROOT=str(tmp_path / "media"),
-        STATIC_ROOT=str(tmp_path / "static"),
-        LINEPROOF_VAR_DIR=str(tmp_path / "var"),
-        GUNICORN_BIND=f"127.0.0.1:{free_port()}",
-        WEB_CONCURRENCY="2",
-        # ...except HTTPS: this test speaks plain HTTP to 127.0.0.1, so the
-        # redirect, the secure-only cookies and the proxy header are off.
-        SECURE_SSL_REDIRECT="false",
-        SESSION_COOKIE_SECURE="false",
-        CSRF_COOKIE_SECURE="false",
-        SECURE_PROXY_SSL_HEADER="false",
-        # Small and fast: a tiny model trained for seconds on one thread,
-        # few lines to start training, and a schedule check every 5 s so
-        # beat is seen to work within the test.
-        LINEPROOF_TRAIN_CONFIG=json.dumps(TINY_TRAINING),
-        LINEPROOF_TRAIN_THREADS="1",
-        LINEPROOF_INFER_THREADS="1",
-        LINEPROOF_TRAIN_MIN_TRAIN_LINES="5",
-        LINEPROOF_TRAIN_MIN_EVAL_LINES="3",
-        LINEPROOF_RESCORE_BATCH_SIZE="8",
+        # Small and fast, and a schedule check every 5 s so beat is seen to
+        # work within the test.
+        **small_jobs(TINY_TRAINING),
         LINEPROOF_SCHEDULE_CHECK_SECONDS="5",
     )
     running = Deployment(tmp_path, environment)
@@ -283,17 +243,9 @@ def lines_zip(texts: list[str]) -> tuple[bytes, dict[str, str]]:
 
 
 def wait_for(check: Callable[[], Any], what: str, deployment: Deployment, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        for name, process in deployment.processes.items():
-            assert process.poll() is None, f"{name} exited ({process.returncode}) while waiting for {what}\n" + (
-                deployment.logs()
-            )
-        time.sleep(0.25)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{deployment.logs()}", pytrace=False)
+    return processes.wait_for(
+        check, what, logs=deployment.logs, alive=lambda: deployment.assert_running(what), timeout=timeout
+    )
 
 
 def test_the_compose_process_set_runs_one_labeling_loop_and_stops_cleanly(deployment: Deployment) -> None:
@@ -394,25 +346,26 @@ def test_the_compose_process_set_runs_one_labeling_loop_and_stops_cleanly(deploy
     lap("train")
 
     # Re-scoring batches (queue `default`) give every unlabeled line the new
-    # model's uncertainty; the queue then serves the most uncertain one.
+    # model's priority; the queue then serves the highest one.
     with psycopg.connect(deployment.env["DATABASE_URL"]) as db:
 
         def unscored() -> int:
             query = "SELECT count(*) FROM annotator_line WHERE project_id = %s AND queue_state = 'unlabeled' {}"
-            row = db.execute(query.format("AND uncertainty IS NULL"), [project]).fetchone()
+            # -1e18: Line.UNSCORED, a line no model has read.
+            row = db.execute(query.format("AND priority = -1e18"), [project]).fetchone()
             db.commit()
             assert row is not None
             return int(row[0])
 
         wait_for(lambda: unscored() == 0, "re-scoring", deployment)
         top = db.execute(
-            "SELECT max(uncertainty) FROM annotator_line WHERE project_id = %s AND queue_state = 'unlabeled'", [project]
+            "SELECT max(priority) FROM annotator_line WHERE project_id = %s AND queue_state = 'unlabeled'", [project]
         ).fetchone()
         served = labelers[0].post(f"/api/projects/{project}/queue/next")["line"]
-        uncertainty = db.execute("SELECT uncertainty FROM annotator_line WHERE id = %s", [served["id"]]).fetchone()
+        priority = db.execute("SELECT priority FROM annotator_line WHERE id = %s", [served["id"]]).fetchone()
     assert top is not None
-    assert uncertainty is not None
-    assert uncertainty[0] == top[0]
+    assert priority is not None
+    assert priority[0] == top[0]
     assert served["prediction"]["model_version"] == model["id"]
     lap("rerank")
 

@@ -20,9 +20,9 @@ from pytest_django.live_server_helper import LiveServer
 
 # The annotator tests' fixtures: the database check, MEDIA_ROOT in a temporary
 # folder, and tasks recorded instead of sent to a broker (autouse).
-from tests.annotator.conftest import django_db_modify_db_settings, enqueued, media_root
+from tests.annotator.conftest import django_db_modify_db_settings, enqueued, media_root, run_enqueued
 
-__all__ = ["django_db_modify_db_settings", "enqueued", "media_root"]
+__all__ = ["django_db_modify_db_settings", "enqueued", "media_root", "run_enqueued"]
 
 # Playwright's sync API runs an event loop in this thread, and Django refuses
 # ORM calls from a thread with a running loop unless told it is safe; it is:

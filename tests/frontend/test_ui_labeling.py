@@ -186,8 +186,9 @@ def test_a_submit_during_a_network_failure_arrives_after_recovery(
 
 
 def test_a_line_cut_from_a_page_shows_its_page_context(context: BrowserContext, live_server: LiveServer) -> None:
+    from annotator.jobs.imports import import_job_run
     from annotator.models import Membership
-    from annotator.services import import_job_create, import_job_run
+    from annotator.services import import_job_create
     from tests.annotator.factories import make_member, make_project
     from tests.annotator.test_imports import make_zip, page_with_lines, page_xml, png, upload
 

@@ -12,8 +12,8 @@ from playwright.sync_api import BrowserContext, FilePayload, Page, expect
 from pytest_django import Settings
 from pytest_django.live_server_helper import LiveServer
 
+from annotator.jobs.imports import import_job_run
 from annotator.models import ImportJob, Line, Membership, TrainingRun
-from annotator.services.imports import import_job_run
 from recognition.synthetic import render_line
 from tests.frontend.conftest import TABLET, log_in, screenshot
 from tests.frontend.ui_world import PASSWORD, TEXTS, labeling_world, member

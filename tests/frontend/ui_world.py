@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth.models import User
 
 from annotator.models import Line, Membership, ModelVersion, Prediction, Project
-from annotator.services import line_uncertainty_refresh
+from annotator.services import line_priority_refresh
 from tests.annotator.factories import make_member, make_project, make_rendered_lines
 
 TEXTS = [
@@ -78,14 +78,14 @@ def labeling_world(*, texts: list[str] | None = None) -> World:
                 confidence=0.42,
                 char_confidences=confidences,
                 spans=[[round(i * step), round((i + 1) * step)] for i in range(len(reading))],
-                uncertainty=1.0 - 0.05 * index,
+                priority=1.0 - 0.05 * index,
                 scores={"mean_log_prob": 1.0 - 0.05 * index},
             )
         )
         truth[line.pk] = text
         mistake_at[line.pk] = position
     Prediction.objects.bulk_create(readings)
-    line_uncertainty_refresh(project=project)
+    line_priority_refresh(project=project)
     return World(project=project, lines=lines, truth=truth, mistake_at=mistake_at, model=model)
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import ImageFile
 
 from recognition.data import LineSample
 from recognition.model import PRESETS, ModelConfig
@@ -13,6 +14,20 @@ from recognition.synthetic import render_line
 from recognition.train import TrainConfig, TrainResult, train
 
 TINY_TEXTS = ("kew gardens", "dear sir", "seeds 1851", "yours truly")
+
+
+@pytest.fixture
+def decoded_sizes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Every pixel decode PIL performs, by image size, to show limits act before decoding."""
+    calls: list[tuple[int, int]] = []
+    real_load = ImageFile.ImageFile.load
+
+    def spy(self: ImageFile.ImageFile) -> object:
+        calls.append(self.size)
+        return real_load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spy)
+    return calls
 
 
 def tiny_samples(texts: tuple[str, ...] = TINY_TEXTS, *, seed: int = 0, height: int = 32) -> list[LineSample]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageFile
+from PIL import Image
 
 from recognition.images import ImageError, load_line_image
 from recognition.pages import (
@@ -97,20 +97,6 @@ def _encode(image: Image.Image, fmt: str, **params: object) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **params)
     return buffer.getvalue()
-
-
-@pytest.fixture
-def decoded_sizes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
-    """Every pixel decode PIL performs, to show limits act before decoding."""
-    calls: list[tuple[int, int]] = []
-    real_load = ImageFile.ImageFile.load
-
-    def spy(self: ImageFile.ImageFile) -> object:
-        calls.append(self.size)
-        return real_load(self)
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", spy)
-    return calls
 
 
 # --- segmentation --------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from recognition.train import (
     TrainConfig,
     TrainResult,
     learning_rate,
-    pick_device,
     train,
     weighted_ctc,
 )
@@ -263,11 +262,3 @@ def test_training_refuses_to_start_without_lines(tmp_path: Path) -> None:
         train([], tiny_samples(), out_dir=tmp_path)
     with pytest.raises(ValueError, match="no validation lines"):
         train(tiny_samples(), [], out_dir=tmp_path)
-
-
-def test_cuda_is_chosen_when_present_and_cpu_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert pick_device().type == "cuda"
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert pick_device().type == "cpu"
-    assert pick_device("cpu").type == "cpu"

@@ -2,60 +2,12 @@
 // with an upload progress bar, follow the import job, then a report of what
 // was created and what was rejected and why.
 
-import {ApiError, api, csrfToken} from '../api.js';
-import {formatDate, h, percent, replace, showError} from '../dom.js';
+import {ApiError, api, poll} from '../api.js';
+import {formatDate, h, percent, progressBar, replace, showError} from '../dom.js';
+import {isAdmin} from '../roles.js';
 
 const POLL_MS = 1000;
 const DONE = new Set(['succeeded', 'failed']);
-const KINDS = [
-  ['auto', 'Detect from the files'],
-  ['pages', 'Page images (cut into lines)'],
-  ['xml', 'PAGE XML or ALTO zip with images'],
-  ['lines', 'Line folder: <id>.png + <id>.gt.txt'],
-];
-
-/** POST multipart with upload progress (fetch has none); resolves to the JSON body. */
-function upload(url, formData, onProgress) {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open('POST', url);
-    xhr.setRequestHeader('X-CSRFToken', csrfToken());
-    xhr.setRequestHeader('Accept', 'application/json');
-    xhr.upload.addEventListener('progress', (event) => {
-      if (event.lengthComputable) onProgress(event.loaded / event.total);
-    });
-    xhr.addEventListener('load', () => {
-      let data = null;
-      try {
-        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
-      } catch {
-        // not JSON: a proxy's error page
-      }
-      if (xhr.status >= 200 && xhr.status < 300) resolve(data);
-      else {
-        const err = data?.error || {};
-        reject(new ApiError(xhr.status, err.code || 'error', err.message || `The server answered ${xhr.status}.`, err.fields || {}));
-      }
-    });
-    xhr.addEventListener('error', () => reject(new Error('The upload was interrupted: no connection to the server.')));
-    xhr.addEventListener('abort', () => reject(new Error('The upload was cancelled.')));
-    xhr.send(formData);
-  });
-}
-
-function bar(label) {
-  const fill = h('span');
-  const el = h('div', {class: 'bar', role: 'progressbar', 'aria-label': label, 'aria-valuemin': '0', 'aria-valuemax': '100'}, fill);
-  return {
-    el,
-    set(fraction, text) {
-      const pct = Math.round(100 * Math.max(0, Math.min(1, fraction)));
-      fill.style.width = `${pct}%`;
-      el.setAttribute('aria-valuenow', String(pct));
-      el.setAttribute('aria-valuetext', text || `${pct} %`);
-    },
-  };
-}
 
 function report(job) {
   const r = job.report || {};
@@ -89,18 +41,22 @@ function report(job) {
   );
 }
 
-export async function render(main, {project}) {
-  if (project.role !== 'admin') {
+export async function render(main, {project, vocabulary}) {
+  if (!isAdmin(project.role)) {
     replace(main, h('h1', {}, 'Import'), h('p', {}, 'Importing needs the admin role in this project.'));
     return;
   }
   const files = h('input', {id: 'import-files', type: 'file', name: 'file', multiple: true, required: true,
     accept: '.zip,.png,.jpg,.jpeg,.tif,.tiff,.txt,.xml,image/png,image/jpeg,image/tiff,application/zip',
     'aria-describedby': 'import-help'});
-  const kind = h('select', {id: 'import-kind', name: 'kind'}, KINDS.map(([value, label]) => h('option', {value}, label)));
+  const kind = h(
+    'select',
+    {id: 'import-kind', name: 'kind'},
+    vocabulary.import_kinds.map(({name, description}) => h('option', {value: name}, description)),
+  );
   const button = h('button', {type: 'submit', class: 'primary'}, 'Upload and import');
-  const uploadBar = bar('Upload');
-  const jobBar = bar('Import');
+  const uploadBar = progressBar('Upload');
+  const jobBar = progressBar('Import');
   const progressText = h('p', {class: 'muted', 'aria-live': 'polite'});
   const progressBox = h('div', {hidden: true}, h('p', {}, 'Upload'), uploadBar.el, h('p', {}, 'Import'), jobBar.el, progressText);
   const result = h('div', {'aria-live': 'polite'});
@@ -142,17 +98,23 @@ export async function render(main, {project}) {
     }
   }
 
+  function show(job) {
+    const {done = 0, total = 0} = job.progress || {};
+    jobBar.set(total ? done / total : 0, total ? `${done} of ${total}` : job.status);
+    progressText.textContent = total ? `Importing: ${done} of ${total} (${percent(done / total, 0)})` : `Import ${job.status}…`;
+  }
+
   async function follow(job) {
-    while (!DONE.has(job.status)) {
-      const {done = 0, total = 0} = job.progress || {};
-      jobBar.set(total ? done / total : 0, total ? `${done} of ${total}` : job.status);
-      progressText.textContent = total ? `Importing: ${done} of ${total} (${percent(done / total, 0)})` : `Import ${job.status}…`;
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      try {
-        job = await api.get(`/api/imports/${job.id}`);
-      } catch (error) {
-        progressText.textContent = `Lost track of the import (${error.message}); retrying…`;
-      }
+    if (!DONE.has(job.status)) {
+      show(job);
+      job = await poll(`/api/imports/${job.id}`, {
+        every: POLL_MS,
+        done: (latest) => DONE.has(latest.status),
+        onValue: show,
+        onError: (error) => {
+          progressText.textContent = `Lost track of the import (${error.message}); retrying…`;
+        },
+      });
     }
     jobBar.set(1, job.status);
     progressText.textContent = `Import ${job.status}.`;
@@ -173,9 +135,11 @@ export async function render(main, {project}) {
     replace(result);
     progressText.textContent = 'Uploading…';
     try {
-      const job = await upload(`/api/projects/${project.id}/imports`, data, (fraction) => {
-        uploadBar.set(fraction);
-        progressText.textContent = `Uploading: ${percent(fraction, 0)}`;
+      const job = await api.upload(`/api/projects/${project.id}/imports`, data, {
+        onProgress: (fraction) => {
+          uploadBar.set(fraction);
+          progressText.textContent = `Uploading: ${percent(fraction, 0)}`;
+        },
       });
       uploadBar.set(1);
       await follow(job);

@@ -6,8 +6,9 @@
 // server after a pause in typing; the lease heartbeat runs every minute.
 
 import {ApiError, Outbox, api, isTransient} from '../api.js';
-import {alignToPrediction, codePointIndex, codeUnitOffset, firstUnsure, level} from '../confidence.js';
+import {alignToPrediction, codePointIndex, codeUnitOffset, firstUnsure, level, reading} from '../confidence.js';
 import {announce, h, kbd, percent, replace, showError, uuid4} from '../dom.js';
+import {renderCounters, renderSync, renderVirtualKeys} from './label-panels.js';
 
 const HEARTBEAT_MS = 60_000;
 const DRAFT_DELAY_MS = 1500;
@@ -15,7 +16,7 @@ const ZOOMS = [1, 1.25, 1.5, 2, 3, 4];
 // At "fit", a line is as wide as the page allows but no taller than this.
 const FIT_MAX_HEIGHT = 160;
 
-export const KEYMAP = [
+const KEYMAP = [
   [['Enter'], 'submit and go to the next line'],
   [['Esc'], "reset to the model's reading"],
   [['Alt', 'S'], 'skip this line (or leave your previous line)'],
@@ -426,54 +427,11 @@ class LabelPage {
   // --- rendering ------------------------------------------------------------
 
   renderCounters() {
-    const d = this.detail;
-    if (!d) return;
-    const {lines, labeled} = d.stats;
-    const item = (label, value, extra) => [h('dt', {}, label), h('dd', {}, value, extra ? h('small', {}, extra) : null)];
-    replace(
-      this.counters,
-      item('Today', String(d.verified_today), ' by you'),
-      item('Project', `${labeled} / ${lines}`, ` ${lines ? percent(labeled / lines, 0) : ''}`),
-      item('Model CER', d.active_model ? percent(d.active_model.cer) : 'no model yet'),
-    );
+    if (this.detail) renderCounters(this.counters, this.detail);
   }
 
   renderSync() {
-    const {pending, failed} = this.outbox.read();
-    const submits = pending.filter((item) => item.meta?.kind !== 'skip');
-    this.sync.classList.toggle('pending', pending.length > 0);
-    if (pending.length) {
-      const retrying = pending[0].attempts > 0 ? ' — no connection, retrying' : '';
-      const what = submits.length === 1 ? '1 line' : `${submits.length} lines`;
-      this.sync.textContent = submits.length ? `${what} pending${retrying}` : `Sending${retrying}`;
-      this.sync.dataset.pending = String(submits.length);
-    } else {
-      this.sync.textContent = 'All saved';
-      this.sync.dataset.pending = '0';
-    }
-    this.failedBox.hidden = failed.length === 0;
-    if (failed.length) {
-      replace(
-        this.failedBox,
-        h('h2', {id: 'failed-title'}, 'Not saved'),
-        h('p', {}, 'The server refused these; copy the text if you need it, then dismiss.'),
-        h(
-          'ul',
-          {},
-          failed.map((item) =>
-            h(
-              'li',
-              {},
-              h('strong', {}, `Line ${item.meta?.lineId}: `),
-              h('q', {}, item.body?.text ?? ''),
-              h('span', {class: 'error'}, ` ${item.error}`),
-              ' ',
-              h('button', {type: 'button', class: 'link', onclick: () => this.outbox.dismissFailed(item.id)}, 'Dismiss'),
-            ),
-          ),
-        ),
-      );
-    }
+    renderSync(this.sync, this.failedBox, this.outbox);
   }
 
   specials() {
@@ -481,28 +439,7 @@ class LabelPage {
   }
 
   renderVirtualKeys() {
-    const chars = this.specials();
-    this.vkeys.hidden = chars.length === 0;
-    replace(
-      this.vkeys,
-      h('span', {class: 'muted vkeys-title'}, 'Characters:'),
-      chars.map((char, i) =>
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'vkey',
-            title: i < 9 ? `Alt+${i + 1}` : `U+${char.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}`,
-            'aria-label': `Insert ${char}${i < 9 ? ` (Alt+${i + 1})` : ''}`,
-            // Keep the focus (and the caret) in the text field.
-            onmousedown: (event) => event.preventDefault(),
-            onclick: () => this.insert(char),
-          },
-          h('span', {class: 'vkey-char'}, char),
-          i < 9 ? h('small', {}, String(i + 1)) : null,
-        ),
-      ),
-    );
+    renderVirtualKeys(this.vkeys, this.specials(), (char) => this.insert(char));
   }
 
   renderReading(line) {
@@ -511,15 +448,10 @@ class LabelPage {
       replace(this.reading, 'No model has read this line yet: type what it says.');
       return;
     }
-    const confidences = prediction.char_confidences || [];
     replace(
       this.reading,
       'Model read: ',
-      h(
-        'span',
-        {class: 'reading'},
-        Array.from(prediction.text).map((char, i) => h('span', {class: `c-${level(confidences[i])}`}, char)),
-      ),
+      reading(prediction.text, prediction.char_confidences),
       ` · ${percent(prediction.confidence, 0)} sure`,
       line.transcription && this.amending ? ` · saved text: “${line.transcription.text}”` : null,
     );

@@ -2,16 +2,17 @@
 // training with a live progress bar; admins retrain by hand and edit the schedule
 // and the queue's selection strategy and auto-accept.
 
-import {ApiError, api} from '../api.js';
+import {ApiError, api, poll} from '../api.js';
 import {cerChart, legend} from '../chart.js';
-import {announce, formatDate, formatDuration, h, percent, replace, showError} from '../dom.js';
+import {announce, formatDate, formatDuration, h, percent, progressBar, replace, showError} from '../dom.js';
+import {isAdmin} from '../roles.js';
 import {renderQueueSettings} from './queue-settings.js';
 
 const POLL_MS = 2000;
 const IN_FLIGHT = new Set(['queued', 'running']);
 
 /** Share of the run done: elapsed / (elapsed + ETA) while training; null when unknown. */
-export function runFraction(run) {
+function runFraction(run) {
   if (run.status === 'succeeded') return 1;
   const p = run.progress || {};
   if (p.phase === 'evaluating' || p.phase === 'done') return 1;
@@ -29,8 +30,8 @@ export async function render(main, {project}) {
 class ModelsPage {
   constructor(main, project) {
     this.project = project;
-    this.admin = project.role === 'admin';
-    this.pollTimer = null;
+    this.admin = isAdmin(project.role);
+    this.polling = null;
     this.chartBox = h('div');
     this.table = h('div', {class: 'table-scroll'});
     this.runBox = h('section', {class: 'card run', 'aria-labelledby': 'run-title'});
@@ -177,9 +178,12 @@ class ModelsPage {
     const p = run.progress || {};
     const fraction = runFraction(run);
     const live = IN_FLIGHT.has(run.status);
-    const bar = h('span');
-    bar.style.width = `${Math.round(100 * (fraction ?? 0))}%`;
     const stateText = run.status === 'queued' ? 'waiting for a training worker' : p.phase || run.status;
+    const bar = progressBar(`Training run ${run.id}`, {ok: run.status === 'succeeded'}).set(
+      fraction,
+      fraction === null ? stateText : `${Math.round(100 * fraction)} % (${stateText})`,
+    );
+    Object.assign(bar.el.dataset, {runId: String(run.id), status: run.status});
     const rows = [
       ['Status', [h('span', {class: `badge ${run.status}`}, run.status), ` ${stateText}`]],
       ['Step', p.step !== undefined ? `${p.step}${p.epoch !== undefined ? ` (epoch ${p.epoch})` : ''}` : null],
@@ -195,40 +199,25 @@ class ModelsPage {
       this.runBox,
       title,
       h('p', {}, `Run #${run.id}, ${run.trigger}, requested ${formatDate(run.created_at)}`),
-      h(
-        'div',
-        {
-          class: `bar${run.status === 'succeeded' ? ' ok' : ''}`, role: 'progressbar', 'aria-label': `Training run ${run.id}`,
-          'aria-valuemin': '0', 'aria-valuemax': '100',
-          'aria-valuenow': fraction === null ? null : String(Math.round(100 * fraction)),
-          'aria-valuetext': fraction === null ? stateText : `${Math.round(100 * fraction)} % (${stateText})`,
-          dataset: {runId: String(run.id), status: run.status},
-        },
-        bar,
-      ),
+      bar.el,
       h('dl', {}, rows.map(([label, value]) => [h('dt', {}, label), h('dd', {}, value)])),
       actions,
     );
   }
 
-  poll(runId) {
-    clearTimeout(this.pollTimer);
-    this.pollTimer = setTimeout(async () => {
-      let run;
-      try {
-        run = await api.get(`/api/training-runs/${runId}`);
-      } catch {
-        this.poll(runId); // a hiccup: keep polling
-        return;
-      }
-      this.renderRun(run);
-      if (IN_FLIGHT.has(run.status)) {
-        this.poll(runId);
-      } else {
-        announce(`Training run ${run.id} ${run.status}.`);
-        this.load();
-      }
-    }, POLL_MS);
+  async poll(runId) {
+    this.polling?.stop();
+    const polling = poll(`/api/training-runs/${runId}`, {
+      every: POLL_MS,
+      done: (run) => !IN_FLIGHT.has(run.status),
+      onValue: (run) => this.renderRun(run),
+    });
+    this.polling = polling;
+    const run = await polling;
+    if (run && this.polling === polling) {
+      announce(`Training run ${run.id} ${run.status}.`);
+      this.load();
+    }
   }
 
   async retrain() {

@@ -2,23 +2,9 @@
 
 import {api} from '../api.js';
 import {projectPages} from '../roles.js';
-import {formatDate, h, percent, replace} from '../dom.js';
+import {formatDate, h, percent, progressBar, replace} from '../dom.js';
 
-export function progressBar(done, total, label) {
-  const share = total ? done / total : 0;
-  const bar = h('span');
-  bar.style.width = `${(100 * share).toFixed(1)}%`;
-  return h(
-    'div',
-    {
-      class: 'bar ok', role: 'progressbar', 'aria-label': label, 'aria-valuemin': '0', 'aria-valuemax': String(total),
-      'aria-valuenow': String(done), 'aria-valuetext': `${done} of ${total} (${percent(share, 0)})`,
-    },
-    bar,
-  );
-}
-
-export function trainingState(run) {
+function trainingState(run) {
   if (!run) return h('span', {class: 'muted'}, 'never trained');
   const phase = run.progress?.phase ? ` (${run.progress.phase})` : '';
   const when = run.finished_at || run.started_at || run.created_at;
@@ -44,7 +30,10 @@ function card(project, detail) {
             'dd',
             {},
             `${stats.labeled} of ${stats.lines} lines (${percent(stats.lines ? stats.labeled / stats.lines : 0, 0)})`,
-            progressBar(stats.labeled, stats.lines, `${project.name}: lines verified`),
+            progressBar(`${project.name}: lines verified`, {ok: true}).set(
+              stats.lines ? stats.labeled / stats.lines : 0,
+              `${stats.labeled} of ${stats.lines} (${percent(stats.lines ? stats.labeled / stats.lines : 0, 0)})`,
+            ).el,
           ),
           h('dt', {}, 'Today'),
           h('dd', {}, `${detail.verified_today} by you`),

@@ -4,6 +4,7 @@
 
 import {ApiError, api} from '../api.js';
 import {h, percent, replace} from '../dom.js';
+import {isAdmin} from '../roles.js';
 
 const FIELDS = ['selection_strategy', 'auto_accept', 'auto_accept_max_error', 'train_on_model_accepted', 'model_accepted_weight'];
 
@@ -17,7 +18,7 @@ export async function renderQueueSettings(box, project) {
     replace(box, title, h('p', {class: 'error'}, error.message));
     return;
   }
-  const admin = project.role === 'admin';
+  const admin = isAdmin(project.role);
   const disabled = !admin;
   const strategy = h(
     'select',

@@ -3,35 +3,30 @@
 // e (or Enter) edits, Enter in the text saves a correction, Esc leaves it.
 
 import {api, query} from '../api.js';
-import {level} from '../confidence.js';
+import {reading} from '../confidence.js';
 import {h, kbd, percent, replace, showError, announce, uuid4} from '../dom.js';
-import {REVIEW_ROLES} from '../roles.js';
+import {canReview} from '../roles.js';
 
-const KINDS = [
-  ['low_confidence', 'Low confidence'],
-  ['disputed', 'Disputed'],
-  ['pending', 'Waiting for review'],
-  ['model_accepted', 'Model-accepted'],
-];
 const OUTCOME = {approve: 'Approved', correct: 'Corrected', reject: 'Rejected: back in the labeling queue'};
 
-export async function render(main, {project}) {
-  if (!REVIEW_ROLES.has(project.role)) {
+export async function render(main, {project, vocabulary}) {
+  if (!canReview(project.role)) {
     replace(main, h('h1', {}, 'Review'), h('p', {}, 'Reviewing needs the reviewer or admin role in this project.'));
     return;
   }
-  const page = new ReviewPage(main, project);
+  const page = new ReviewPage(main, project, vocabulary.review_kinds);
   await page.load(new URLSearchParams(window.location.search).get('kind') || 'low_confidence');
 }
 
 class ReviewPage {
-  constructor(main, project) {
+  constructor(main, project, kinds) {
     this.project = project;
+    this.kinds = kinds;
     this.kind = null;
     this.rows = [];
     this.selected = -1;
-    this.tabs = KINDS.map(([kind, label]) =>
-      h('button', {type: 'button', role: 'tab', 'aria-selected': 'false', dataset: {kind}, onclick: () => this.load(kind)}, label),
+    this.tabs = kinds.map(({name, description}) =>
+      h('button', {type: 'button', role: 'tab', 'aria-selected': 'false', dataset: {kind: name}, onclick: () => this.load(name)}, description),
     );
     this.summary = h('p', {class: 'muted', 'aria-live': 'polite'});
     this.list = h('ul', {class: 'review-list', 'aria-label': 'Lines to review'});
@@ -69,7 +64,7 @@ class ReviewPage {
     }
     this.rows = data.items.map((item) => this.row(item));
     replace(this.list, this.rows.map((row) => row.el));
-    const label = KINDS.find(([k]) => k === kind)?.[1] ?? kind;
+    const label = this.kinds.find(({name}) => name === kind)?.description ?? kind;
     this.summary.textContent = data.count
       ? `${label}: ${data.count} line${data.count === 1 ? '' : 's'}${data.count > data.items.length ? `, the first ${data.items.length} shown` : ''}.`
       : `${label}: nothing to review.`;
@@ -103,11 +98,7 @@ class ReviewPage {
             'div',
             {class: 'texts'},
             h('span', {class: 'muted'}, 'Model: '),
-            h(
-              'span',
-              {class: 'reading'},
-              Array.from(prediction.text).map((char, i) => h('span', {class: `c-${level(prediction.char_confidences?.[i])}`}, char)),
-            ),
+            reading(prediction.text, prediction.char_confidences),
           )
         : null,
       h(

@@ -1,13 +1,16 @@
-"""Re-scoring after a promotion, and auto-accepting what the model is sure of.
+"""Scoring: the active model reads unverified lines, and the queue follows.
 
 ``predictions_refresh`` enqueues one ``prediction_batch_store`` task per batch
-of unverified lines; each batch reads its lines once with the active model
+of unverified lines, on the ``default`` queue: after a promotion or a settings
+change (every unverified line), and after an import (the lines the active model
+has not read yet). Each batch reads its lines once with the active model
 (``recognition.selection.pool_scores``: MC dropout passes or embeddings only
 when the project's strategy needs them), stores a Prediction per line and
-moves the lines' ``Line.uncertainty`` to the strategy's priority
+moves the lines' ``Line.priority`` to the strategy's priority
 (``recognition.selection.line_priorities``, the same function the simulation
 benchmark measures) in one transaction, so the queue follows the new model
-batch by batch.
+batch by batch. Until its batch lands a line keeps its old priority, or
+``Line.UNSCORED`` (served after every scored line) if it never had one.
 
 Auto-accept: with ``project.auto_accept`` on, a training line whose calibrated
 confidence reaches the model version's acceptance threshold (chosen at training
@@ -23,68 +26,66 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
+from annotator.enqueue import PREDICTION_BATCH_STORE, task_send_on_commit
+from annotator.jobs.jsonsafe import json_safe
 from annotator.models import Line, ModelVersion, Prediction, Project, Transcription
-from annotator.services.labeling import line_disagreement_refresh
-from annotator.services.training import json_safe
+from annotator.services import line_disagreement_refresh
 from annotator.storage import storage_local_path
-
-if TYPE_CHECKING:
-    from recognition.infer import Recognizer
+from recognition.images import ImageError, load_line_image
+from recognition.infer import Recognizer
+from recognition.selection import line_priorities, pool_scores
 
 logger = logging.getLogger(__name__)
 
 
-def _unverified_lines(project_id: int) -> Any:
+def _unverified_lines(project_id: int) -> QuerySet[Line]:
     return Line.objects.filter(project_id=project_id).exclude(
         current_transcription__status=Transcription.Status.VERIFIED
     )
 
 
-def predictions_refresh(*, model_version: ModelVersion, batch_size: int | None = None) -> list[list[int]]:
-    """Enqueue re-scoring of every unverified line under ``model_version``, one
+def predictions_refresh(
+    *, model_version: ModelVersion, batch_size: int | None = None, unread_only: bool = False
+) -> list[list[int]]:
+    """Enqueue scoring of the unverified lines under ``model_version``, one
     ``prediction_batch_store`` task per batch, the top of the current queue
-    first (those lines are served next). Returns the batches; nothing when the
-    version is no longer active."""
+    first (those lines are served next), lines never scored before those.
+    ``unread_only``: only the lines this version has not read (new lines).
+    Returns the batches; nothing when the version is no longer active."""
     if model_version.status != ModelVersion.Status.ACTIVE:
         return []
     size = batch_size or settings.LINEPROOF_RESCORE_BATCH_SIZE
-    ids = list(
-        _unverified_lines(model_version.project_id)
-        .order_by(F("uncertainty").desc(nulls_first=True), "cold_rank", "id")
-        .values_list("pk", flat=True)
-    )
+    lines = _unverified_lines(model_version.project_id)
+    if unread_only:
+        lines = lines.exclude(Exists(Prediction.objects.filter(line=OuterRef("pk"), model_version=model_version)))
+    # Lines never scored first (they wait at the end of the queue until then),
+    # then the top of the current queue (served next).
+    unscored_first = Case(When(priority=Line.UNSCORED, then=Value(0)), default=Value(1))
+    ids = list(lines.order_by(unscored_first, F("priority").desc(), "cold_rank", "id").values_list("pk", flat=True))
     batches = [ids[start : start + size] for start in range(0, len(ids), size)]
-    from annotator import tasks
-
     for batch in batches:
-        tasks.prediction_batch_store.delay_on_commit(model_version.pk, batch)
+        task_send_on_commit(PREDICTION_BATCH_STORE, model_version.pk, batch)
     return batches
 
 
 @lru_cache(maxsize=2)
 def _recognizer(path: str, mtime: float) -> Recognizer:
-    from recognition.infer import Recognizer
-
     return Recognizer.load(path, threads=settings.LINEPROOF_INFER_THREADS)
 
 
 def prediction_batch_store(*, model_version: ModelVersion, line_ids: Sequence[int]) -> int:
     """Read ``line_ids`` with ``model_version``, store a Prediction per line
     (replacing this version's earlier one: safe to run twice) and move those
-    lines' ``Line.uncertainty`` to the project's strategy's priority, so the
+    lines' ``Line.priority`` to the project's strategy's priority, so the
     queue uses the new ranking as soon as the batch lands. Verified lines and
     lines whose crop cannot be read are left out. Returns the lines stored."""
-    from recognition.images import ImageError, load_line_image
-    from recognition.selection import line_priorities, pool_scores
-
     model_version.refresh_from_db()
     if model_version.status != ModelVersion.Status.ACTIVE:
         return 0  # superseded: a newer model's scores must not be overwritten
@@ -105,21 +106,21 @@ def prediction_batch_store(*, model_version: ModelVersion, line_ids: Sequence[in
     strategy = project.selection_strategy
     # Seeded by the batch, so a redelivered batch scores (and ranks) the same.
     seed = int(min(line.pk for line in lines))
-    predictions, scores = pool_scores(recognizer, images, strategy=strategy, seed=seed)
+    readings, scores = pool_scores(recognizer, images, strategy=strategy, seed=seed)
     priorities = line_priorities(strategy, scores, rng=np.random.default_rng(seed))
     rows = [
         Prediction(
             line=line,
             model_version=model_version,
-            text=prediction.text,
-            confidence=prediction.confidence,
+            text=reading.text,
+            confidence=reading.confidence,
             calibrated_confidence=None if scores.calibrated is None else json_safe(float(scores.calibrated[i])),
-            char_confidences=[json_safe(c) for c in prediction.char_confidences],
-            spans=[list(span) for span in prediction.spans],
-            uncertainty=float(np.nan_to_num(priorities[i], nan=0.0, posinf=1e9, neginf=-1e9)),
+            char_confidences=[json_safe(c) for c in reading.char_confidences],
+            spans=[list(span) for span in reading.spans],
+            priority=float(np.clip(np.nan_to_num(priorities[i], nan=0.0), -Line.PRIORITY_LIMIT, Line.PRIORITY_LIMIT)),
             scores=scores.line_scores(i),
         )
-        for i, (line, prediction) in enumerate(zip(lines, predictions, strict=True))
+        for i, (line, reading) in enumerate(zip(lines, readings, strict=True))
     ]
     with transaction.atomic():
         Prediction.objects.bulk_create(
@@ -132,7 +133,7 @@ def prediction_batch_store(*, model_version: ModelVersion, line_ids: Sequence[in
                 "calibrated_confidence",
                 "char_confidences",
                 "spans",
-                "uncertainty",
+                "priority",
                 "scores",
                 "created_at",
             ],
@@ -142,8 +143,8 @@ def prediction_batch_store(*, model_version: ModelVersion, line_ids: Sequence[in
         # have its ranking overwritten by the older model's scores.
         still_active = ModelVersion.objects.filter(pk=model_version.pk, status=ModelVersion.Status.ACTIVE)
         Line.objects.filter(pk__in=[line.pk for line in lines]).filter(Exists(still_active)).update(
-            uncertainty=Subquery(
-                Prediction.objects.filter(line=OuterRef("pk"), model_version=model_version).values("uncertainty")[:1]
+            priority=Subquery(
+                Prediction.objects.filter(line=OuterRef("pk"), model_version=model_version).values("priority")[:1]
             )
         )
     # Submissions still waiting for review are judged against the new reading.

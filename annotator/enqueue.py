@@ -1,0 +1,48 @@
+"""Sending work to the workers, by task name.
+
+Services and jobs enqueue through here instead of importing ``annotator.tasks``
+(which imports them): the task modules stay at the top of the import graph and
+the graph has no circle. Messages are sent when the transaction commits, so a
+worker never looks for a row that is not there yet.
+
+A broker that is down does not fail the write that enqueued: the row is stored,
+the send is logged, and the periodic ``training_schedule_check`` sends again
+every job row that no worker took (``jobs.recovery``). Claims are
+compare-and-set, so a message sent twice runs once.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from django.db import transaction
+from kombu.exceptions import KombuError
+
+from annotator.celery import app
+
+logger = logging.getLogger(__name__)
+
+TRAINING_RUN_EXECUTE = "annotator.tasks.training_run_execute"
+PREDICTIONS_REFRESH = "annotator.tasks.predictions_refresh"
+PREDICTION_BATCH_STORE = "annotator.tasks.prediction_batch_store"
+IMPORT_JOB_RUN = "annotator.tasks.import_job_run"
+EXPORT_JOB_RUN = "annotator.tasks.export_job_run"
+
+TaskArgument = int | list[int] | None
+
+
+def task_send(name: str, *args: TaskArgument) -> None:
+    """Send ``name(*args)`` now; a broker error is logged, not raised."""
+    try:
+        # A signature finds the registered task when this process has one (so
+        # task_always_eager and the tests' recorder apply) and falls back to
+        # sending by name; routes (settings.CELERY_TASK_ROUTES) go by name.
+        app.signature(name, args=args).apply_async()
+    except (KombuError, OSError):
+        logger.exception("could not send %s%s; the periodic check sends it again", name, args)
+
+
+def task_send_on_commit(name: str, *args: TaskArgument) -> None:
+    """Send ``name(*args)`` once the current transaction commits (at once outside one)."""
+    transaction.on_commit(partial(task_send, name, *args))

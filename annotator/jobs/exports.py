@@ -1,0 +1,214 @@
+"""The export job: writes a project's zip to storage, which the API then serves.
+
+What each format holds, for every line the text a user would trust most: the
+current human (or imported, or model-accepted) text, else the active model's
+reading, with its confidences. PAGE and ALTO need pages, so crops imported
+without a page appear only in the text and line-folder exports; the line
+folder holds human-verified lines only, since it is training data for other tools.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from django.core.files import File
+from django.utils import timezone
+
+from annotator.errors import InvalidInputError
+from annotator.formats import LineExport, PageExport, write_alto, write_page_xml
+from annotator.models import ExportJob, Line, ModelVersion, Page, Prediction, Project, Transcription
+from annotator.selectors import project_active_model
+from annotator.storage import storage_local_path
+from recognition.checkpoint import load_checkpoint
+from recognition.export import export_all
+
+
+def _claim(job: ExportJob) -> bool:
+    """Race: a duplicate delivery writing the same export twice at once; the
+    conditional UPDATE lets one of them run it."""
+    return bool(
+        ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.QUEUED).update(
+            status=ExportJob.Status.RUNNING, started_at=timezone.now()
+        )
+    )
+
+
+def export_job_run(*, job: ExportJob) -> ExportJob:
+    """Write ``job``'s zip; a no-op when another delivery already took the job."""
+    if not _claim(job):
+        job.refresh_from_db()
+        return job
+    writer = {
+        ExportJob.Format.PAGE: _write_xml,
+        ExportJob.Format.ALTO: _write_xml,
+        ExportJob.Format.TEXT: _write_text,
+        ExportJob.Format.LINES: _write_lines,
+        ExportJob.Format.MODEL: _write_model,
+    }[ExportJob.Format(job.format)]
+    with tempfile.TemporaryDirectory(prefix="lineproof-export-") as folder:
+        path = Path(folder) / f"{_slug(job.project.name)}-{job.format}-{job.pk}.zip"
+        try:
+            with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                writer(job, archive)
+            with path.open("rb") as handle:
+                job.file.save(path.name, File(handle), save=False)
+            ExportJob.objects.filter(pk=job.pk).update(
+                status=ExportJob.Status.SUCCEEDED, file=job.file.name, finished_at=timezone.now()
+            )
+        except Exception as error:
+            ExportJob.objects.filter(pk=job.pk).update(
+                status=ExportJob.Status.FAILED,
+                error=f"{error.__class__.__name__}: {error}",
+                finished_at=timezone.now(),
+            )
+            raise
+    job.refresh_from_db()
+    return job
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "export"
+
+
+def _progress(job: ExportJob, done: int, total: int) -> None:
+    if done == total or done % 50 == 0:
+        ExportJob.objects.filter(pk=job.pk).update(progress={"done": done, "total": total})
+
+
+def _best_texts(project: Project, lines: list[Line]) -> dict[int, tuple[str, float | None, list[float] | None]]:
+    """line id -> (text, confidence, char confidences); human texts carry no confidence."""
+    active = project_active_model(project=project)
+    readings: dict[int, Prediction] = {}
+    if active is not None:
+        readings = {p.line_id: p for p in Prediction.objects.filter(model_version=active, line__in=lines)}
+    out: dict[int, tuple[str, float | None, list[float] | None]] = {}
+    for line in lines:
+        current = line.current_transcription
+        reading = readings.get(line.pk)
+        if current is not None and current.status != Transcription.Status.REJECTED:
+            if current.source == Transcription.Source.MODEL_ACCEPTED and reading is not None:
+                out[line.pk] = (current.text, reading.confidence, list(reading.char_confidences))
+            else:
+                out[line.pk] = (current.text, None, None)
+        elif reading is not None:
+            out[line.pk] = (reading.text, reading.confidence, list(reading.char_confidences))
+    return out
+
+
+def _pages(project: Project) -> Iterator[Page]:
+    yield from Page.objects.filter(document__project=project).select_related("document").order_by("document", "number")
+
+
+def _write_xml(job: ExportJob, archive: zipfile.ZipFile) -> None:
+    project = job.project
+    write = write_alto if job.format == ExportJob.Format.ALTO else write_page_xml
+    pages = list(_pages(project))
+    for done, page in enumerate(pages, start=1):
+        lines = list(page.lines.select_related("current_transcription").order_by("reading_order", "id"))
+        texts = _best_texts(project, lines)
+        folder = _slug(page.document.name)
+        image_name = f"{page.number:04d}{PurePosixPath(page.image.name or 'page.png').suffix or '.png'}"
+        exported = PageExport(
+            image_filename=image_name,
+            width=page.width,
+            height=page.height,
+            lines=[
+                LineExport(
+                    id=f"l{line.pk}",
+                    polygon=[(int(x), int(y)) for x, y in line.polygon]
+                    or _box_polygon(line.bbox or [0, 0, page.width, page.height]),
+                    bbox=_bbox(line),
+                    text=texts.get(line.pk, ("", None, None))[0],
+                    confidence=texts.get(line.pk, ("", None, None))[1],
+                    char_confidences=texts.get(line.pk, ("", None, None))[2],
+                )
+                for line in lines
+            ],
+        )
+        with page.image.open("rb") as handle:
+            archive.writestr(f"{folder}/{image_name}", handle.read())
+        archive.writestr(f"{folder}/{PurePosixPath(image_name).stem}.xml", write(exported))
+        _progress(job, done, len(pages))
+    loose = Line.objects.filter(project=project, page__isnull=True).count()
+    if loose or not pages:
+        archive.writestr(
+            "README.txt",
+            f"{len(pages)} page(s) exported. {loose} line(s) were imported without a page and appear only "
+            "in the text and line-folder exports.\n",
+        )
+
+
+def _box_polygon(bbox: list[int]) -> list[tuple[int, int]]:
+    x0, y0, x1, y1 = bbox
+    return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+
+
+def _bbox(line: Line) -> tuple[int, int, int, int]:
+    if line.bbox:
+        x0, y0, x1, y1 = line.bbox
+        return (int(x0), int(y0), int(x1), int(y1))
+    if line.polygon:
+        xs = [int(x) for x, _ in line.polygon]
+        ys = [int(y) for _, y in line.polygon]
+        return (min(xs), min(ys), max(xs), max(ys))
+    return (0, 0, line.width, line.height)
+
+
+def _write_text(job: ExportJob, archive: zipfile.ZipFile) -> None:
+    project = job.project
+    lines = list(
+        Line.objects.filter(project=project)
+        .select_related("current_transcription", "document", "page")
+        .order_by("document_id", "page__number", "reading_order", "id")
+    )
+    texts = _best_texts(project, lines)
+    by_document: dict[str, list[str]] = {}
+    for line in lines:
+        name = line.document.name if line.document else "lines"
+        by_document.setdefault(name, []).append(texts.get(line.pk, ("", None, None))[0])
+    for name, rows in by_document.items():
+        archive.writestr(f"{_slug(name)}.txt", "\n".join(rows) + "\n")
+    _progress(job, len(lines), len(lines))
+
+
+def _write_lines(job: ExportJob, archive: zipfile.ZipFile) -> None:
+    """Verified lines as ``<name>.png`` + ``<name>.gt.txt`` (kraken, tesstrain), with
+    the fixed split so another tool can evaluate on the same lines."""
+    lines = list(
+        Line.objects.filter(project=job.project, current_transcription__status=Transcription.Status.VERIFIED)
+        .exclude(current_transcription__source=Transcription.Source.MODEL_ACCEPTED)
+        .select_related("current_transcription")
+    )
+    split: dict[str, list[str]] = {"train": [], "eval": []}
+    for done, line in enumerate(lines, start=1):
+        assert line.current_transcription is not None
+        stem = f"{line.pk:07d}"
+        with line.crop.open("rb") as handle:
+            archive.writestr(
+                f"lines/{stem}{PurePosixPath(line.crop.name or 'line.png').suffix or '.png'}", handle.read()
+            )
+        archive.writestr(f"lines/{stem}.gt.txt", line.current_transcription.text + "\n")
+        split[line.split].append(stem)
+        _progress(job, done, len(lines))
+    archive.writestr("split.json", json.dumps(split, indent=1))
+
+
+def _write_model(job: ExportJob, archive: zipfile.ZipFile) -> None:
+    """The active model: its checkpoint, TorchScript, ONNX and model.json."""
+    version: ModelVersion | None = project_active_model(project=job.project)
+    if version is None:
+        raise InvalidInputError("The project has no active model any more.")
+    checkpoint = storage_local_path(version.checkpoint)
+    archive.write(checkpoint, "checkpoint.pt")
+    with tempfile.TemporaryDirectory(prefix="lineproof-model-") as folder:
+        for path in export_all(load_checkpoint(checkpoint), folder):
+            archive.write(path, path.name)
+    info: dict[str, Any] = {"model_version": version.pk, "cer": version.cer, "wer": version.wer, "ser": version.ser}
+    archive.writestr("version.json", json.dumps(info, indent=1))
+    _progress(job, 1, 1)

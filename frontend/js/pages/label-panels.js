@@ -1,0 +1,80 @@
+// The side panels of the labeling page: the counters, the outbox's sync state
+// (with what the server refused) and the keys for the project's special characters.
+
+import {h, percent, replace} from '../dom.js';
+
+/** Lines verified today by you, the project's progress and the model's CER. */
+export function renderCounters(box, detail) {
+  const {lines, labeled} = detail.stats;
+  const item = (label, value, extra) => [h('dt', {}, label), h('dd', {}, value, extra ? h('small', {}, extra) : null)];
+  replace(
+    box,
+    item('Today', String(detail.verified_today), ' by you'),
+    item('Project', `${labeled} / ${lines}`, ` ${lines ? percent(labeled / lines, 0) : ''}`),
+    item('Model CER', detail.active_model ? percent(detail.active_model.cer) : 'no model yet'),
+  );
+}
+
+/** What the outbox still has to send, and what the server refused (kept until dismissed). */
+export function renderSync(sync, failedBox, outbox) {
+  const {pending, failed} = outbox.read();
+  const submits = pending.filter((item) => item.meta?.kind !== 'skip');
+  sync.classList.toggle('pending', pending.length > 0);
+  if (pending.length) {
+    const retrying = pending[0].attempts > 0 ? ' — no connection, retrying' : '';
+    const what = submits.length === 1 ? '1 line' : `${submits.length} lines`;
+    sync.textContent = submits.length ? `${what} pending${retrying}` : `Sending${retrying}`;
+    sync.dataset.pending = String(submits.length);
+  } else {
+    sync.textContent = 'All saved';
+    sync.dataset.pending = '0';
+  }
+  failedBox.hidden = failed.length === 0;
+  if (failed.length) {
+    replace(
+      failedBox,
+      h('h2', {id: 'failed-title'}, 'Not saved'),
+      h('p', {}, 'The server refused these; copy the text if you need it, then dismiss.'),
+      h(
+        'ul',
+        {},
+        failed.map((item) =>
+          h(
+            'li',
+            {},
+            h('strong', {}, `Line ${item.meta?.lineId}: `),
+            h('q', {}, item.body?.text ?? ''),
+            h('span', {class: 'error'}, ` ${item.error}`),
+            ' ',
+            h('button', {type: 'button', class: 'link', onclick: () => outbox.dismissFailed(item.id)}, 'Dismiss'),
+          ),
+        ),
+      ),
+    );
+  }
+}
+
+/** A button per special character (Alt+1...9 for the first nine); `onInsert(char)` types it. */
+export function renderVirtualKeys(box, chars, onInsert) {
+  box.hidden = chars.length === 0;
+  replace(
+    box,
+    h('span', {class: 'muted vkeys-title'}, 'Characters:'),
+    chars.map((char, i) =>
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'vkey',
+          title: i < 9 ? `Alt+${i + 1}` : `U+${char.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}`,
+          'aria-label': `Insert ${char}${i < 9 ? ` (Alt+${i + 1})` : ''}`,
+          // Keep the focus (and the caret) in the text field.
+          onmousedown: (event) => event.preventDefault(),
+          onclick: () => onInsert(char),
+        },
+        h('span', {class: 'vkey-char'}, char),
+        i < 9 ? h('small', {}, String(i + 1)) : null,
+      ),
+    ),
+  );
+}
