@@ -30,7 +30,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -497,20 +497,21 @@ def beam_search(
     return results
 
 
-def decode_with_beam(
-    log_probs: ArrayLike,
-    codec: Codec,
-    *,
-    beam_width: int = 16,
-    lm: CharNGramLM | None = None,
-    lm_weight: float = 0.5,
-    length_bonus: float = 0.0,
-    lexicon: Lexicon | None = None,
-    lexicon_weight: float = DEFAULT_LEXICON_WEIGHT,
-    min_char_prob: float = DEFAULT_MIN_CHAR_PROB,
-    max_candidates: int = DEFAULT_MAX_CANDIDATES,
-) -> Decoded:
-    """The best :func:`beam_search` hypothesis as a :class:`Decoded`.
+class BeamOptions(TypedDict, total=False):
+    """The keyword options of :func:`beam_search`, passed on unchanged by :func:`decode_with_beam`."""
+
+    beam_width: int
+    lm: CharNGramLM | None
+    lm_weight: float
+    length_bonus: float
+    lexicon: Lexicon | None
+    lexicon_weight: float
+    min_char_prob: float
+    max_candidates: int
+
+
+def decode_with_beam(log_probs: ArrayLike, codec: Codec, **options: Unpack[BeamOptions]) -> Decoded:
+    """The best :func:`beam_search` hypothesis (same ``options``) as a :class:`Decoded`.
 
     ``log_probs``: ``(T, C)``. Spans and character confidences come from the
     forced Viterbi alignment of the chosen labels; the line confidence is the
@@ -520,18 +521,7 @@ def decode_with_beam(
     lp = _as_log_probs(log_probs, codec)
     if lp.shape[0] == 0:
         return Decoded("", (), (), (), 1.0)
-    best = beam_search(
-        lp,
-        codec,
-        beam_width=beam_width,
-        lm=lm,
-        lm_weight=lm_weight,
-        length_bonus=length_bonus,
-        lexicon=lexicon,
-        lexicon_weight=lexicon_weight,
-        min_char_prob=min_char_prob,
-        max_candidates=max_candidates,
-    )[0]
+    best = beam_search(lp, codec, **options)[0]
     spans, confidences = forced_align(lp, best.labels)
     return Decoded(
         text=best.text,
