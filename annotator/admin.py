@@ -1,6 +1,8 @@
 import mimetypes
 import uuid
+from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest
@@ -23,8 +25,8 @@ from annotator.models import (
     TrainingRun,
     Transcription,
 )
-from annotator.selectors import REVIEW_KINDS
-from annotator.services import line_review
+from annotator.selectors import REVIEW_KINDS, base_model_list
+from annotator.services import line_review, model_version_base_create
 
 
 class MembershipInline(admin.TabularInline):
@@ -33,8 +35,28 @@ class MembershipInline(admin.TabularInline):
     raw_id_fields = ["user"]
 
 
+class ProjectForm(forms.ModelForm):
+    """The base model is chosen from the shipped ones (or none: from scratch)."""
+
+    base_model = forms.ChoiceField(required=False)
+
+    class Meta:
+        model = Project
+        fields = "__all__"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("base_model")
+        if not isinstance(field, forms.ChoiceField):
+            return  # read-only on an existing project
+        choices = [(base["name"], f"{base['name']}: {base['description']}") for base in base_model_list()]
+        field.choices = [*choices, ("", "none: train a first model from scratch")]
+        field.help_text = str(Project._meta.get_field("base_model").help_text)
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
+    form = ProjectForm
     list_display = [
         "name",
         "lease_seconds",
@@ -42,11 +64,24 @@ class ProjectAdmin(admin.ModelAdmin):
         "eval_share",
         "min_eval_lines",
         "retrain_threshold",
+        "base_model",
         "model_preset",
         "require_review",
     ]
     search_fields = ["name"]
     inlines = [MembershipInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Project | None = None) -> list[str]:
+        # Chosen at creation; later changes go through the project settings
+        # (services.project_settings_update), which allows them only until a
+        # trained model has been promoted and makes the new base the active model.
+        return ["base_model"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Project, form: forms.ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            # As services.project_create does: version 1 is the base.
+            model_version_base_create(project=obj)
 
 
 @admin.register(Membership)

@@ -19,6 +19,7 @@ since a labeling app without its worker silently stops retraining.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -57,6 +58,10 @@ def process_specs(*, host: str, port: int, debug: bool) -> list[ProcessSpec]:
 
 
 def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each process (Celery finishes its current task), then, past
+    the grace period, SIGKILL to its whole process group: a worker busy with
+    a long task (scoring an import with the base model, training) would
+    otherwise leave its pool children behind."""
     for process in processes.values():
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -67,6 +72,20 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        _group_stop(process.pid)
+
+
+def _group_stop(group: int, *, wait_seconds: float = 5.0) -> None:
+    """SIGKILL whatever is left in process group ``group`` and wait until it is gone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     for retry in training_run_recover_stale(stale_after=0):
         print(f"Training run {retry.retry_of_id} was interrupted; run {retry.pk} retries it.", flush=True)
     specs = process_specs(host=args.host, port=args.port, debug=settings.DEBUG)
-    processes = {spec.name: subprocess.Popen(spec.argv) for spec in specs}
+    # Each in a process group of its own (same session), so stopping one stops its children too.
+    processes = {spec.name: subprocess.Popen(spec.argv, process_group=0) for spec in specs}
     stopping = False
 
     def request_stop(signum: int, _frame: object) -> None:

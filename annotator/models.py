@@ -22,6 +22,13 @@ from django.utils import timezone
 DEFAULT_SELECTION_STRATEGY = "beam_margin"
 
 
+def project_base_model_default() -> str:
+    """settings.LINEPROOF_BASE_MODEL: the shipped base a new project starts from
+    (a plain name here; services.project_create validates it against
+    recognition.base.base_names())."""
+    return str(settings.LINEPROOF_BASE_MODEL)
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
@@ -51,11 +58,19 @@ class Project(models.Model):
         default=DEFAULT_SELECTION_STRATEGY,
         help_text="How the queue picks the next line (recognition.selection; see benchmarks/ACTIVE_LEARNING.md).",
     )
+    base_model = models.CharField(
+        max_length=64,
+        blank=True,
+        default=project_base_model_default,
+        help_text="The shipped base model the project started from (recognition/base/models/<name>.pt): its "
+        "version 1, so lines get readings before any training. Empty: from scratch (model_preset).",
+    )
     model_preset = models.CharField(
         max_length=16,
         choices=[("cpu", "cpu (small, trains on a CPU)"), ("gpu", "gpu (larger)"), ("tiny", "tiny (tests, demos)")],
         default="cpu",
-        help_text="Size of the first model (recognition.model.PRESETS); later ones fine-tune the active model.",
+        help_text="Size of the first model when there is no base model (recognition.model.PRESETS); later ones "
+        "fine-tune the active model.",
     )
     require_review = models.BooleanField(
         default=False,
@@ -248,6 +263,11 @@ class ModelVersion(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
     parent = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children")
     checkpoint = models.CharField(max_length=500, blank=True, help_text="Path of the checkpoint file.")
+    # A version that is a shipped base model (a copy of recognition/base/models/<name>.pt,
+    # made when the project started or its base changed), not the result of a training run.
+    base_name = models.CharField(
+        max_length=64, blank=True, help_text="The shipped base model this version is; empty for a trained version."
+    )
     alphabet = models.TextField(blank=True)
     cer = models.FloatField(null=True, blank=True)
     wer = models.FloatField(null=True, blank=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
@@ -26,6 +26,7 @@ from annotator.models import (
     Transcription,
 )
 from annotator.permissions import AnyUser, user_pk
+from recognition.base import base_names, base_path
 
 
 def project_list(*, user: AnyUser) -> QuerySet[Project]:
@@ -88,6 +89,33 @@ def project_active_model(*, project: Project) -> ModelVersion | None:
     return ModelVersion.objects.filter(project=project, status=ModelVersion.Status.ACTIVE).first()
 
 
+def base_model_card(*, name: str) -> dict[str, Any]:
+    """A shipped base model's card (``<name>.json`` beside its checkpoint:
+    alphabet, validation CER, sources...), read without loading the
+    checkpoint; {} when it has none."""
+    card = base_path(name).with_suffix(".json")
+    if not card.is_file():
+        return {}
+    data = json.loads(card.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {}
+
+
+def base_model_list() -> list[dict[str, str]]:
+    """The shipped base models a project may start from, with a line on each."""
+    bases = []
+    for name in base_names():
+        cer = base_model_card(name=name).get("validation_cer")
+        about = f"validation CER {100 * cer:.1f} %" if isinstance(cer, int | float) else "no model card"
+        bases.append({"name": name, "description": f"shipped base model ({about})"})
+    return bases
+
+
+def project_has_trained_model(*, project: Project) -> bool:
+    """Whether a trained model (not a shipped base) was ever promoted in ``project``."""
+    promoted = (ModelVersion.Status.ACTIVE, ModelVersion.Status.RETIRED)
+    return ModelVersion.objects.filter(project=project, base_name="", status__in=promoted).exists()
+
+
 def line_prediction(*, line: Line) -> Prediction | None:
     """The active model's reading of ``line``, the text a labeler starts from."""
     return (
@@ -139,9 +167,11 @@ def lines_verified(*, project: Project, split: str) -> QuerySet[Line]:
 def verified_lines_since_last_model(*, project: Project, at_most: int | None = None) -> int:
     """Training lines verified since the latest model was started: the retraining
     trigger compares this with ``project.retrain_threshold`` (counting stops at
-    ``at_most``, so the check after every submit stays cheap)."""
+    ``at_most``, so the check after every submit stays cheap). A shipped base
+    model is no training of the project's: before the first run, every
+    verified line counts."""
     since = (
-        ModelVersion.objects.filter(project=project)
+        ModelVersion.objects.filter(project=project, base_name="")
         .exclude(status=ModelVersion.Status.FAILED)
         .order_by("-created_at")
         .values_list("created_at", flat=True)

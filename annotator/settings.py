@@ -201,10 +201,18 @@ CELERY_BEAT_SCHEDULE = {
     }
 }
 
-# Training jobs. The time budget caps one run; the preset of a first model is a
-# project setting (Project.model_preset). LINEPROOF_TRAIN_CONFIG (JSON) overrides
-# any recognition.train.TrainConfig field, e.g. for tiny test runs.
+# A new project starts from this shipped base model (recognition/base/models/<name>.pt):
+# its version 1 is the base, so imported lines get readings before any training.
+# Empty: new projects start from scratch (a first model of Project.model_preset).
+LINEPROOF_BASE_MODEL = os.environ.get("LINEPROOF_BASE_MODEL", "latin-cpu")
+
+# Training jobs. A run's budget is in optimizer steps (recognition.finetune's
+# recipe when it fine-tunes, LINEPROOF_TRAIN_MAX_STEPS for a first model from
+# scratch), with LINEPROOF_TRAIN_MAX_MINUTES as a wall-clock ceiling: a busy
+# machine gives fewer runs rather than worse ones. LINEPROOF_TRAIN_CONFIG (JSON)
+# overrides any recognition.train.TrainConfig field, e.g. for tiny test runs.
 LINEPROOF_TRAIN_MAX_MINUTES = float(os.environ.get("LINEPROOF_TRAIN_MAX_MINUTES", "10"))
+LINEPROOF_TRAIN_MAX_STEPS = envint("LINEPROOF_TRAIN_MAX_STEPS", "3000")
 LINEPROOF_TRAIN_THREADS = envint("LINEPROOF_TRAIN_THREADS", "0") or None
 LINEPROOF_TRAIN_CONFIG: dict[str, Any] = json.loads(os.environ.get("LINEPROOF_TRAIN_CONFIG", "{}"))
 LINEPROOF_TRAIN_MIN_TRAIN_LINES = envint("LINEPROOF_TRAIN_MIN_TRAIN_LINES", "20")

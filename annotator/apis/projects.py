@@ -15,10 +15,12 @@ from annotator.apis.common import ERRORS, NamedOutput
 from annotator.models import Project
 from annotator.selectors import (
     US_KEYBOARD_CHARACTERS,
+    base_model_list,
     membership_role,
     project_active_model,
     project_alphabet,
     project_get,
+    project_has_trained_model,
     project_list,
     project_stats,
     project_training_latest,
@@ -44,6 +46,7 @@ class ProjectStatsOutput(serializers.Serializer):
 
 class ActiveModelOutput(serializers.Serializer):
     id = serializers.IntegerField()
+    base_name = serializers.CharField(help_text="The shipped base model it is; empty for a trained model.")
     cer = serializers.FloatField(allow_null=True)
     wer = serializers.FloatField(allow_null=True)
     ser = serializers.FloatField(allow_null=True)
@@ -103,6 +106,13 @@ class SettingsInput(serializers.Serializer):
     )
     train_on_model_accepted = serializers.BooleanField(required=False)
     model_accepted_weight = serializers.FloatField(required=False)
+    base_model = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text="The shipped base model the project starts from (one of base_models; empty: from scratch). "
+        "Changes only until a trained model has been promoted: the new base becomes the active model.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # A misspelt setting must not be dropped silently with a 200.
@@ -114,11 +124,20 @@ class SettingsInput(serializers.Serializer):
 
 class SettingsOutput(SettingsInput):
     strategies = NamedOutput(many=True, help_text="The selection strategies to choose from.")
+    base_models = NamedOutput(many=True, help_text="The shipped base models to choose from.")
+    base_model_editable = serializers.BooleanField(
+        help_text="False once a trained model has been promoted: the base model is then history."
+    )
 
 
 def _settings_payload(project: Project) -> dict[str, Any]:
     values = {name: getattr(project, name) for name in EDITABLE_SETTINGS}
-    return {**values, "strategies": [{"name": k, "description": v} for k, v in STRATEGIES.items()]}
+    return {
+        **values,
+        "strategies": [{"name": k, "description": v} for k, v in STRATEGIES.items()],
+        "base_models": base_model_list(),
+        "base_model_editable": not project_has_trained_model(project=project),
+    }
 
 
 def _detail_payload(project: Project, request: Request) -> dict[str, Any]:
@@ -163,7 +182,8 @@ class ProjectSettingsApi(APIView):
         request=SettingsInput,
         responses={200: SettingsOutput, 400: ERRORS[400], 403: ERRORS[403], 404: ERRORS[404]},
         description="Project admins: change some settings. A new selection strategy (or auto-accept "
-        "switch) re-scores the unverified lines under the active model, so the queue follows it.",
+        "switch) re-scores the unverified lines under the active model, so the queue follows it. A new "
+        "base model (only until a trained model has been promoted) becomes the active model and re-scores.",
     )
     def patch(self, request: Request, project_id: int) -> Response:
         project = project_get(project_id=project_id, user=request.user)

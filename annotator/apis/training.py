@@ -33,6 +33,10 @@ class TrainingRunOutput(serializers.Serializer):
 class ModelVersionOutput(serializers.Serializer):
     id = serializers.IntegerField()
     parent_id = serializers.IntegerField(allow_null=True, help_text="The model it was fine-tuned from.")
+    base_name = serializers.CharField(
+        help_text="The shipped base model this version is (no training run: the project started from it); "
+        "empty for a trained version."
+    )
     status = serializers.CharField()
     cer = serializers.FloatField(allow_null=True)
     wer = serializers.FloatField(allow_null=True)

@@ -4,11 +4,14 @@
 from queued to running itself. Its three steps are separate functions so each
 can change alone:
 
-- ``run_train``: what the model learns from and how (a fresh model of the
-  project's preset, or a fine-tune of the active one), with throttled progress
-  and heartbeats on the run's row.
-- ``judging.run_judge``: the candidate and the active model read the same
-  verified eval lines; the candidate must have the lower CER.
+- ``run_train``: what the model learns from and how (a fine-tune of the
+  active model, which for a project's first run is its base model; a fresh
+  model of the project's preset only for a project started from scratch),
+  within a step budget under a wall-clock ceiling (``train_config``), with
+  throttled progress and heartbeats on the run's row.
+- ``judging.run_judge``: the candidate and the active model (a base model
+  included) read the same verified eval lines; the candidate must have the
+  lower CER.
 - ``run_publish_and_promote``: the checkpoint goes to storage, the model
   version gets its metrics, and a better one is promoted through the service
   the web also uses (``model_version_promote``), in one transaction that
@@ -23,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,7 @@ from annotator.services import TrainingError, model_version_promote
 from annotator.storage import storage_local_path, storage_publish, storage_work_dir
 from recognition.checkpoint import load_checkpoint
 from recognition.data import LineSample
+from recognition.finetune import finetune_config
 from recognition.model import PRESETS, ModelConfig
 from recognition.train import Progress, TrainConfig, TrainResult, train
 
@@ -223,34 +227,46 @@ def _checkpoint_path(model_version: ModelVersion) -> Path:
     return storage_local_path(model_version.checkpoint)
 
 
-def train_config() -> TrainConfig:
-    values: dict[str, Any] = {
-        "max_minutes": settings.LINEPROOF_TRAIN_MAX_MINUTES,
-        "threads": settings.LINEPROOF_TRAIN_THREADS,
-        **settings.LINEPROOF_TRAIN_CONFIG,
-    }
-    return TrainConfig(**values)
+def train_config(*, lines: int, fine_tune: bool) -> TrainConfig:
+    """A run's TrainConfig: its budget counts optimizer steps, with
+    LINEPROOF_TRAIN_MAX_MINUTES only as a wall-clock ceiling, so a busy
+    machine gives fewer runs rather than worse ones. Fine-tuning (the active
+    model, a base included) follows ``recognition.finetune`` for ``lines``
+    labeled lines; a first model from scratch gets LINEPROOF_TRAIN_MAX_STEPS.
+    LINEPROOF_TRAIN_CONFIG overrides any field."""
+    ceiling = settings.LINEPROOF_TRAIN_MAX_MINUTES
+    if fine_tune:
+        config = finetune_config(max(1, lines), max_minutes=ceiling)
+    else:
+        config = TrainConfig(max_steps=settings.LINEPROOF_TRAIN_MAX_STEPS, max_minutes=ceiling)
+    return replace(config, **{"threads": settings.LINEPROOF_TRAIN_THREADS, **settings.LINEPROOF_TRAIN_CONFIG})
 
 
 # --- the steps ---------------------------------------------------------------
 
 
 def run_train(*, run: TrainingRun, version: ModelVersion, data: TrainingData, log: RunLog) -> TrainResult:
-    """Train the candidate: a fine-tune of the active model when there is one,
-    else a new model of ``project.model_preset``."""
+    """Train the candidate: a fine-tune of the active model when there is one
+    (the base model, before the first trained one), else a new model of
+    ``project.model_preset``."""
     project, parent = run.project, version.parent
     init = _checkpoint_path(parent) if parent is not None and parent.checkpoint else None
     model_config = None if init is not None else ModelConfig(num_classes=2, **PRESETS[project.model_preset])
+    config = train_config(lines=len(data.train), fine_tune=init is not None)
+    if parent is not None and init is not None:
+        source = f"fine-tuning model {parent.pk}" + (f" (base model {parent.base_name})" if parent.base_name else "")
+    else:
+        source = f"new {project.model_preset} model"
     log.add(
-        f"{len(data.train)} training lines, {len(data.eval)} evaluation lines; "
-        + (f"fine-tuning model {version.parent_id}" if init is not None else f"new {project.model_preset} model")
+        f"{len(data.train)} training lines, {len(data.eval)} evaluation lines; {source}; "
+        f"at most {config.max_steps} steps and {config.max_minutes} minutes"
     )
     _run_touch(run.pk, log=log.text)
     result = train(
         data.train,
         data.eval,
         out_dir=storage_work_dir(str(_run_folder(run))),
-        config=train_config(),
+        config=config,
         model_config=model_config,
         init=init,
         progress=_ProgressWriter(run.pk),
@@ -300,6 +316,11 @@ def run_publish_and_promote(
             status=ModelVersion.Status.CANDIDATE if better else ModelVersion.Status.REJECTED,
             **judgement.acceptance,
         )
+        if parent is not None and parent.base_name and parent.cer is None and judgement.active_metrics is not None:
+            # A base model has no metrics on this project's lines until a run
+            # measures them: the first comparison's are kept for the models page.
+            active = judgement.active_metrics
+            ModelVersion.objects.filter(pk=parent.pk).update(cer=active["cer"], wer=active["wer"], ser=active["ser"])
         version.refresh_from_db()
         if better:
             model_version_promote(model_version=version)

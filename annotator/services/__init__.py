@@ -19,7 +19,14 @@ from annotator.services.labeling import (
     line_sample_key,
     transcription_text_clean,
 )
-from annotator.services.projects import EDITABLE_SETTINGS, ProjectSettings, project_settings_update
+from annotator.services.projects import (
+    EDITABLE_SETTINGS,
+    ProjectSettings,
+    base_model_check,
+    model_version_base_create,
+    project_create,
+    project_settings_update,
+)
 from annotator.services.review import line_review
 from annotator.services.schedules import training_schedule_set
 from annotator.services.training import (
@@ -36,6 +43,7 @@ __all__ = [
     "MAX_TEXT_LENGTH",
     "ProjectSettings",
     "TrainingError",
+    "base_model_check",
     "draft_save",
     "export_job_create",
     "import_job_create",
@@ -48,7 +56,9 @@ __all__ = [
     "line_priority_refresh",
     "line_review",
     "line_sample_key",
+    "model_version_base_create",
     "model_version_promote",
+    "project_create",
     "project_settings_update",
     "training_run_cancel",
     "training_run_request",

@@ -17,6 +17,7 @@ from pytest_django import DjangoCaptureOnCommitCallbacks, DjangoDbBlocker, Setti
 import annotator.tasks  # noqa: F401  registers the tasks run_enqueued runs
 from annotator import enqueue
 from annotator.celery import app as celery_app
+from tests.annotator.factories import tiny_config
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +47,17 @@ def media_root(tmp_path: Path, settings: Settings) -> Path:
     """MEDIA_ROOT in a temporary folder, so tests that store crops leave nothing behind."""
     settings.MEDIA_ROOT = tmp_path
     return tmp_path
+
+
+@pytest.fixture
+def tiny_training(settings: Settings, media_root: Path) -> Settings:
+    """Training runs a test can afford: tiny configs, one thread, low minimums."""
+    settings.LINEPROOF_TRAIN_CONFIG = tiny_config()
+    settings.LINEPROOF_TRAIN_THREADS = 1
+    settings.LINEPROOF_INFER_THREADS = 1
+    settings.LINEPROOF_TRAIN_MIN_TRAIN_LINES = 5
+    settings.LINEPROOF_TRAIN_MIN_EVAL_LINES = 2
+    return settings
 
 
 Enqueued = list[tuple[str, tuple[Any, ...]]]

@@ -33,8 +33,16 @@ def make_user(name: str | None = None) -> User:
 
 
 def make_project(**settings: Any) -> Project:
+    """A project with no model: started from scratch (``base_model=""``), so
+    tests see exactly the models they make. ``services.project_create`` makes
+    one that starts from a base model."""
     # Queue tests look at training lines unless they ask for an eval split.
-    defaults: dict[str, Any] = {"name": f"project {next(_serial)}", "eval_share": 0.0, "min_eval_lines": 0}
+    defaults: dict[str, Any] = {
+        "name": f"project {next(_serial)}",
+        "eval_share": 0.0,
+        "min_eval_lines": 0,
+        "base_model": "",
+    }
     return Project.objects.create(**{**defaults, **settings})
 
 
@@ -150,15 +158,21 @@ def run_in_threads(work: Callable[[int], None], threads: int, *, timeout: float 
     assert not errors, errors
 
 
-def make_active_model(project: Project, *, accept_threshold: float | None = None) -> ModelVersion:
-    """An active version whose checkpoint is an untrained tiny model with an
-    identity calibration (calibrated confidence = raw confidence)."""
+def write_tiny_checkpoint(path: Path) -> dict[str, Any]:
+    """An untrained tiny model with an identity calibration (calibrated
+    confidence = raw confidence) saved at ``path``; returns the calibration."""
     torch.manual_seed(0)
     codec = Codec.from_texts([ALPHABET])
     model = CRNN(ModelConfig(num_classes=codec.num_classes, **{**PRESETS["tiny"], "dropout": 0.0})).eval()
-    name = f"models/{project.pk}/{uuid.uuid4().hex}/best.pt"
     calibration = Calibration("identity").to_dict()
-    save_atomic(checkpoint_dict(model, codec, calibration=calibration), Path(settings.MEDIA_ROOT) / name)
+    save_atomic(checkpoint_dict(model, codec, calibration=calibration), path)
+    return calibration
+
+
+def make_active_model(project: Project, *, accept_threshold: float | None = None) -> ModelVersion:
+    """An active version whose checkpoint is an untrained tiny model (``write_tiny_checkpoint``)."""
+    name = f"models/{project.pk}/{uuid.uuid4().hex}/best.pt"
+    calibration = write_tiny_checkpoint(Path(settings.MEDIA_ROOT) / name)
     return ModelVersion.objects.create(
         project=project,
         checkpoint=name,
@@ -167,3 +181,19 @@ def make_active_model(project: Project, *, accept_threshold: float | None = None
         calibration=calibration,
         accept_threshold=accept_threshold,
     )
+
+
+def tiny_config(**overrides: Any) -> dict[str, Any]:
+    """LINEPROOF_TRAIN_CONFIG for training runs a test can afford (tiny preset, one thread)."""
+    return {
+        "batch_size": 5,
+        "augment": False,
+        "threads": 1,
+        "warmup_steps": 10,
+        "learning_rate": 1e-2,
+        "max_steps": 200,
+        "eval_every": 50,
+        "patience": 100,
+        "max_epochs": 1000,
+        **overrides,
+    }

@@ -35,6 +35,7 @@ from tests.annotator.factories import (
     make_rendered_lines,
     run_in_threads,
     score_lines,
+    tiny_config,
     verify,
 )
 
@@ -43,31 +44,6 @@ pytestmark = pytest.mark.django_db
 TEXTS = ("kew gardens", "dear sir", "seeds 1851", "yours truly", "the herbarium")
 EXECUTE = "annotator.tasks.training_run_execute"
 REFRESH = "annotator.tasks.predictions_refresh"
-
-
-def tiny_config(**overrides: Any) -> dict[str, Any]:
-    return {
-        "batch_size": 5,
-        "augment": False,
-        "threads": 1,
-        "warmup_steps": 10,
-        "learning_rate": 1e-2,
-        "max_steps": 200,
-        "eval_every": 50,
-        "patience": 100,
-        "max_epochs": 1000,
-        **overrides,
-    }
-
-
-@pytest.fixture
-def tiny_training(settings: Settings, media_root: Path) -> Settings:
-    settings.LINEPROOF_TRAIN_CONFIG = tiny_config()
-    settings.LINEPROOF_TRAIN_THREADS = 1
-    settings.LINEPROOF_INFER_THREADS = 1
-    settings.LINEPROOF_TRAIN_MIN_TRAIN_LINES = 5
-    settings.LINEPROOF_TRAIN_MIN_EVAL_LINES = 2
-    return settings
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ progress, and the admin's schedule and queue settings editors."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -11,7 +12,10 @@ from django_celery_beat.models import PeriodicTask
 from playwright.sync_api import BrowserContext, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
+import recognition.base
 from annotator.models import Membership, ModelVersion, TrainingRun
+from annotator.services import project_create
+from tests.annotator.factories import make_member, write_tiny_checkpoint
 from tests.frontend.conftest import TABLET, log_in, screenshot
 from tests.frontend.ui_world import TEXTS, labeling_world, member
 
@@ -129,3 +133,27 @@ def test_labelers_see_the_models_without_admin_controls(
     expect(nav.get_by_role("link", name="Label")).to_be_visible()
     expect(nav.get_by_role("link", name="Review")).to_have_count(0)
     expect(nav.get_by_role("link", name="Import")).to_have_count(0)
+
+
+def test_a_project_started_from_a_base_shows_it_as_version_1_and_admins_may_change_it(
+    page: Page, context: BrowserContext, live_server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recognition.base, "MODELS_DIR", tmp_path / "bases")
+    for name in ("alpha", "beta"):
+        write_tiny_checkpoint(tmp_path / "bases" / f"{name}.pt")
+    project = project_create(name="From a base", base_model="alpha")
+    (base,) = ModelVersion.objects.filter(project=project)
+    log_in(context, live_server, make_member(project, role=Membership.Role.ADMIN))
+    page.goto(f"/projects/{project.pk}/models")
+
+    versions = page.locator(".versions")
+    expect(versions).to_contain_text(f"#{base.pk} base model alpha")
+    expect(versions).to_contain_text("shipped, no training run")
+    expect(page.locator(".run")).to_contain_text("the base model alpha reads the lines")
+    choice = page.get_by_label("Base model")
+    expect(choice).to_have_value("alpha")
+    choice.select_option("beta")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator(".queue-settings")).to_contain_text("Saved: base model.")
+    active = ModelVersion.objects.get(project=project, status="active")
+    assert active.base_name == "beta"

@@ -1,10 +1,12 @@
 """``manage.py demo``: an admin, a labeler and a demo project to try Lineproof on.
 
-The project's lines are rendered here (recognition.synthetic: OpenCV's Hershey
-fonts, no font files needed) and go in through the real import path, as a zip
-a worker imports: some lines arrive with their text, so the first model trains
-as soon as the import lands; the rest wait for labelers; and two rendered
-pages are cut into lines by the page segmenter. Running it again changes nothing.
+The project starts from the shipped base model (services.project_create), so
+its lines are read and ranked as soon as the import lands. The lines are
+rendered here (recognition.synthetic: OpenCV's Hershey fonts, no font files
+needed) and go in through the real import path, as a zip a worker imports:
+some lines arrive with their text, so the first run fine-tunes the base as
+soon as the import lands; the rest wait for labelers; and two rendered pages
+are cut into lines by the page segmenter. Running it again changes nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from annotator.models import Membership, Project
-from annotator.services import import_job_create
+from annotator.services import import_job_create, project_create
 from recognition.synthetic import random_text, render_line
 
 DEMO_PROJECT = "Demo: rendered lines"
@@ -73,15 +75,16 @@ class Command(BaseCommand):
         if options["lines"] <= 0:
             return
         with transaction.atomic():
-            project, created = Project.objects.get_or_create(
-                name=DEMO_PROJECT,
-                defaults={
-                    "description": "Rendered lines to try the labeling loop on. Label lines; every 50 verified "
-                    "lines the model retrains and the queue re-ranks.",
-                    "retrain_threshold": 50,
-                    "min_eval_lines": 10,
-                },
-            )
+            project = Project.objects.filter(name=DEMO_PROJECT).first()
+            created = project is None
+            if project is None:
+                project = project_create(
+                    name=DEMO_PROJECT,
+                    description="Rendered lines to try the labeling loop on, read by the base model from the "
+                    "start. Label lines; every 50 verified lines the model retrains and the queue re-ranks.",
+                    retrain_threshold=50,
+                    min_eval_lines=10,
+                )
             Membership.objects.get_or_create(project=project, user=admin, defaults={"role": Membership.Role.ADMIN})
             Membership.objects.get_or_create(project=project, user=labeler, defaults={"role": Membership.Role.LABELER})
         if created:

@@ -1,6 +1,7 @@
-// Models: versions with CER/WER/SER, CER against verified lines, the running
-// training with a live progress bar; admins retrain by hand and edit the schedule
-// and the queue's selection strategy and auto-accept.
+// Models: versions with CER/WER/SER (version 1 is the project's base model when
+// it started from one: no training run), CER against verified lines, the running
+// training with a live progress bar; admins retrain by hand and edit the schedule,
+// the base model, and the queue's selection strategy and auto-accept.
 
 import {ApiError, api, poll} from '../api.js';
 import {cerChart, legend} from '../chart.js';
@@ -77,6 +78,7 @@ class ModelsPage {
     }
     this.renderModels(models);
     this.renderRuns(runs);
+    this.base = models.find((m) => m.base_name && m.status === 'active') || null;
     const live = runs.find((run) => IN_FLIGHT.has(run.status));
     this.renderRun(live || runs[0] || null);
     if (live) this.poll(live.id);
@@ -87,7 +89,7 @@ class ModelsPage {
   renderModels(models) {
     const points = models
       .filter((m) => m.cer !== null && m.cer !== undefined)
-      .map((m) => ({x: m.train_lines, y: m.cer, label: `model #${m.id}`, kind: m.status === 'rejected' ? 'rejected' : ''}));
+      .map((m) => ({x: m.train_lines, y: m.cer, label: m.base_name ? `base model ${m.base_name}` : `model #${m.id}`, kind: m.status === 'rejected' ? 'rejected' : ''}));
     replace(this.chartBox, cerChart(points));
     if (!models.length) {
       replace(this.table, h('p', {class: 'muted'}, 'No model yet: the first one trains once enough lines are verified.'));
@@ -112,7 +114,9 @@ class ModelsPage {
             h(
               'tr',
               {},
-              h('td', {}, `#${m.id}`, m.parent_id ? h('small', {class: 'muted'}, ` from #${m.parent_id}`) : null),
+              h('td', {}, `#${m.id}`, m.base_name
+                ? h('small', {class: 'muted'}, ` base model ${m.base_name}`)
+                : m.parent_id ? h('small', {class: 'muted'}, ` from #${m.parent_id}`) : null),
               h('td', {}, h('span', {class: `badge ${m.status}`}, m.status)),
               h('td', {class: 'num'}, percent(m.cer)),
               h('td', {class: 'num'}, percent(m.wer)),
@@ -123,7 +127,7 @@ class ModelsPage {
                 m.accept_coverage === null || m.accept_coverage === undefined
                   ? '–'
                   : `${percent(m.accept_coverage)} at ≤ ${percent(m.accept_max_error)} errors`),
-              h('td', {class: 'nowrap'}, formatDate(m.created_at)),
+              h('td', {class: 'nowrap'}, m.base_name ? 'shipped, no training run' : formatDate(m.created_at)),
             ),
           ),
         ),
@@ -172,7 +176,10 @@ class ModelsPage {
       }
     }
     if (!run) {
-      replace(this.runBox, title, h('p', {class: 'muted'}, 'Nothing has trained yet.'), actions);
+      const none = this.base
+        ? `Nothing has trained yet: the base model ${this.base.base_name} reads the lines, and the first run fine-tunes it.`
+        : 'Nothing has trained yet.';
+      replace(this.runBox, title, h('p', {class: 'muted'}, none), actions);
       return;
     }
     const p = run.progress || {};

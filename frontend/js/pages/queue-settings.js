@@ -1,16 +1,18 @@
-// The labeling queue's settings on the models page: which selection strategy
-// ranks the queue, and auto-accept. Every member sees them; admins change them
-// (PATCH /api/projects/{id}/settings sends only what changed).
+// The project's model and queue settings on the models page: the base model the
+// project starts from, which selection strategy ranks the queue, and
+// auto-accept. Every member sees them; admins change them (PATCH
+// /api/projects/{id}/settings sends only what changed); the base model only
+// until a trained model has been promoted.
 
 import {ApiError, api} from '../api.js';
 import {h, percent, replace} from '../dom.js';
 import {isAdmin} from '../roles.js';
 
-const FIELDS = ['selection_strategy', 'auto_accept', 'auto_accept_max_error', 'train_on_model_accepted', 'model_accepted_weight'];
+const FIELDS = ['base_model', 'selection_strategy', 'auto_accept', 'auto_accept_max_error', 'train_on_model_accepted', 'model_accepted_weight'];
 
 /** Fill `box` (a section) with the settings card; resolves once it is drawn. */
 export async function renderQueueSettings(box, project) {
-  const title = h('h2', {id: 'queue-settings-title'}, 'Queue and auto-accept');
+  const title = h('h2', {id: 'queue-settings-title'}, 'Model, queue and auto-accept');
   let current;
   try {
     current = await api.get(`/api/projects/${project.id}/settings`);
@@ -20,6 +22,16 @@ export async function renderQueueSettings(box, project) {
   }
   const admin = isAdmin(project.role);
   const disabled = !admin;
+  const bases = [...current.base_models, {name: '', description: 'none: a first model trains from scratch'}];
+  if (!bases.some((b) => b.name === current.base_model)) bases.unshift({name: current.base_model, description: 'not shipped here'});
+  const base = h(
+    'select',
+    {id: 'setting-base-model', disabled: disabled || !current.base_model_editable, 'aria-describedby': 'setting-base-model-help'},
+    bases.map((b) => h('option', {value: b.name, selected: b.name === current.base_model}, b.name ? `${b.name}: ${b.description}` : b.description)),
+  );
+  const baseHelp = h('p', {class: 'muted', id: 'setting-base-model-help'}, current.base_model_editable
+    ? 'The model the project starts from (version 1): it reads new lines before anyone labels, and the first run fine-tunes it. A new choice becomes the active model.'
+    : 'Fixed: a model trained on this project has been promoted.');
   const strategy = h(
     'select',
     {id: 'setting-strategy', disabled, 'aria-describedby': 'setting-strategy-help'},
@@ -46,6 +58,7 @@ export async function renderQueueSettings(box, project) {
     admin ? 'A new strategy re-ranks the queue as the active model re-scores the lines.' : 'Project admins change these.');
 
   const values = () => ({
+    base_model: base.value,
     selection_strategy: strategy.value,
     auto_accept: autoAccept.checked,
     auto_accept_max_error: Number(maxError.value) / 100,
@@ -55,6 +68,7 @@ export async function renderQueueSettings(box, project) {
   const form = h(
     'form',
     {class: 'settings-form'},
+    h('div', {}, h('label', {for: 'setting-base-model'}, 'Base model'), base, baseHelp),
     h('div', {}, h('label', {for: 'setting-strategy'}, 'Next line by'), strategy, strategyHelp),
     h('label', {class: 'check', for: 'setting-auto-accept'}, autoAccept, 'Auto-accept lines the model is sure of'),
     h('div', {}, h('label', {for: 'setting-max-error'}, 'Line error allowed among accepted lines (%)'), maxError,
