@@ -219,7 +219,7 @@ class LineSkipAdmin(ReadOnlyAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "status", "cer", "wer", "ser", "train_lines", "created_at"]
+    list_display = ["id", "project", "status", "base_name", "cer", "wer", "ser", "train_lines", "created_at"]
     list_filter = ["project", "status"]
     raw_id_fields = ["parent"]
 

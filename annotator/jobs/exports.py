@@ -209,6 +209,12 @@ def _write_model(job: ExportJob, archive: zipfile.ZipFile) -> None:
     with tempfile.TemporaryDirectory(prefix="lineproof-model-") as folder:
         for path in export_all(load_checkpoint(checkpoint), folder):
             archive.write(path, path.name)
-    info: dict[str, Any] = {"model_version": version.pk, "cer": version.cer, "wer": version.wer, "ser": version.ser}
+    info: dict[str, Any] = {
+        "model_version": version.pk,
+        "base_name": version.base_name,
+        "cer": version.cer,
+        "wer": version.wer,
+        "ser": version.ser,
+    }
     archive.writestr("version.json", json.dumps(info, indent=1))
     _progress(job, 1, 1)

@@ -9,7 +9,9 @@ shipped default, whose reading quality they never look at."""
 from __future__ import annotations
 
 import io
+import json
 import shutil
+import zipfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -25,12 +27,14 @@ from rest_framework.test import APIClient
 
 import recognition.base
 from annotator.errors import InvalidInputError
+from annotator.jobs.exports import export_job_run
 from annotator.jobs.training import train_config
 from annotator.management.commands.demo import DEMO_PROJECT
-from annotator.models import Line, Membership, ModelVersion, Prediction, Project, TrainingRun
+from annotator.models import ExportJob, Line, Membership, ModelVersion, Prediction, Project, TrainingRun
 from annotator.selectors import verified_lines_since_last_model
-from annotator.services import import_job_create, project_create, project_settings_update
+from annotator.services import export_job_create, import_job_create, project_create, project_settings_update
 from recognition.base import DEFAULT_BASE, base_path
+from recognition.checkpoint import load_checkpoint
 from recognition.finetune import finetune_config, finetune_steps
 from recognition.train import TrainConfig
 from tests.annotator.factories import make_member, make_project, make_rendered_lines, verify, write_tiny_checkpoint
@@ -164,10 +168,12 @@ def test_lines_imported_into_a_new_project_get_readings_and_priorities_with_no_t
     assert lines.count() == len(texts)
     predictions = Prediction.objects.filter(line__in=lines, model_version=base)
     assert predictions.count() == len(texts), "every line read by the base"
+    # Calibrated by the base's own calibration, read from its checkpoint by scoring.
+    calibrated = load_checkpoint(base_path(DEFAULT_BASE)).calibration is not None
     for prediction in predictions:
         assert len(prediction.char_confidences) == len(prediction.text)
         assert 0.0 <= prediction.confidence <= 1.0
-        assert prediction.calibrated_confidence is not None, "the base's own calibration, from its checkpoint"
+        assert (prediction.calibrated_confidence is not None) == calibrated
         assert Line.objects.get(pk=prediction.line_id).priority == pytest.approx(prediction.priority)
     assert not lines.filter(priority=Line.UNSCORED).exists(), "every line ranked"
     assert not TrainingRun.objects.filter(project=project).exists()
@@ -334,6 +340,19 @@ def test_admins_change_the_base_only_until_a_trained_model_is_promoted(
         project_settings_update(project=project, user=admin_user, changes={"base_model": "beta"})
     project.refresh_from_db()
     assert project.base_model == ""
+
+
+def test_the_base_exports_like_a_trained_model(media_root: Path) -> None:
+    project = project_create(name="exported")
+    member = make_member(project)
+    job = export_job_run(job=export_job_create(project=project, user=member, format="model"))
+    assert job.status == ExportJob.Status.SUCCEEDED, job.error
+    with zipfile.ZipFile(job.file.path) as archive:
+        names = set(archive.namelist())
+        info = json.loads(archive.read("version.json"))
+    assert {"checkpoint.pt", "version.json"} <= names
+    assert any(name.endswith(".onnx") for name in names)
+    assert info["base_name"] == DEFAULT_BASE
 
 
 def test_the_models_api_shows_version_1_as_the_base_with_no_training_run(media_root: Path, bases: Path) -> None:

@@ -42,7 +42,9 @@ function card(project, detail) {
             'dd',
             {},
             model
-              ? `#${model.id}: CER ${percent(model.cer)}, trained on ${model.train_lines} lines`
+              ? model.base_name
+                ? `#${model.id}: base model ${model.base_name}${model.cer === null ? '' : `, CER ${percent(model.cer)}`}, not trained here yet`
+                : `#${model.id}: CER ${percent(model.cer)}, trained on ${model.train_lines} lines`
               : h('span', {class: 'muted'}, 'none yet'),
           ),
           h('dt', {}, 'Training'),
