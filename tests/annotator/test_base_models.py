@@ -249,6 +249,25 @@ def test_a_first_run_that_reads_worse_than_the_base_is_not_promoted(reading_base
     assert base.cer == pytest.approx(run.progress["active_metrics"]["cer"])
 
 
+def test_the_first_run_fine_tunes_the_shipped_base_and_measures_it_on_the_eval_lines(
+    tiny_training: Settings,
+) -> None:
+    project = project_create(name="from the shipped base", retrain_threshold=0, min_eval_lines=0)
+    (base,) = versions(project)
+    labeled_world(project)
+
+    run = run_once(project, tiny_training, max_steps=2, eval_every=2)
+
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert f"fine-tuning model {base.pk} (base model {DEFAULT_BASE})" in run.log
+    assert run.model_version is not None
+    assert run.model_version.parent == base
+    assert run.progress["decision"] in {"promoted", "rejected"}  # whichever reads the eval lines better
+    base.refresh_from_db()
+    assert base.cer == pytest.approx(run.progress["active_metrics"]["cer"])
+    assert set(load_checkpoint(base_path(DEFAULT_BASE)).codec.alphabet) <= set(run.model_version.alphabet)
+
+
 def test_the_retraining_trigger_counts_every_verified_line_before_the_first_run(media_root: Path) -> None:
     project = project_create(name="counting", retrain_threshold=0, min_eval_lines=0, eval_share=0.0)
     admin = make_member(project, role=Membership.Role.ADMIN)
