@@ -233,7 +233,7 @@ def test_a_first_run_that_reads_worse_than_the_base_is_not_promoted(reading_base
     labeled_world(project)
 
     # Deliberately worse: a few steps at a learning rate that wrecks the weights.
-    run = run_once(project, tiny_training, max_steps=3, eval_every=3, learning_rate=50.0, warmup_steps=1)
+    run = run_once(project, tiny_training, max_steps=3, eval_every=3, learning_rate=1.0, warmup_steps=1)
 
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     assert f"fine-tuning model {base.pk} (base model {reading_base})" in run.log
