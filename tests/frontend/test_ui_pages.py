@@ -81,6 +81,8 @@ def test_import_uploads_with_progress_and_reports_rejections(
     page.get_by_role("button", name="Upload and import").click()
     upload = page.get_by_role("progressbar", name="Upload")
     expect(upload).to_have_attribute("aria-valuenow", "100")
+    # The bar fills when the bytes are sent; the job exists once the server has answered.
+    expect(page.locator("main")).to_contain_text("Import queued")
 
     # The job waits for a worker; run it here, as the worker would.
     job = ImportJob.objects.get(project=world.project)
