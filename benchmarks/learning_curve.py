@@ -17,7 +17,7 @@ wall-clock time Lineproof's fine-tune took (``--kraken-counts``).
 
 With ``--pretrain-work DIR`` (the pretraining work folder) the base's own
 held-out pages are read again after the largest fine-tune, to show what the
-base kept of what it knew. Writes ``LEARNING_CURVE.md`` and ``learning_curve.png``.
+base kept of what it knew. Writes ``LEARNING_CURVE.md`` and ``LEARNING_CURVE.png`` (``--results``).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def fine_tune(
 
 
 def run_dataset(
-    dataset: str, counts: list[str], seeds: int, test_limit: int | None, max_minutes: float
+    dataset: str, counts: list[str], seeds: int, test_limit: int | None, max_minutes: float, starts: list[str]
 ) -> tuple[list[Point], dict[str, Path]]:
     splits = load_split(DATASETS / dataset)
     train_lines, test = splits["train"], splits["test"]
@@ -116,7 +116,7 @@ def run_dataset(
         if count_name == "0":
             continue
         count = len(train_lines) if count_name == "all" else int(count_name)
-        for start in ("base", "scratch"):
+        for start in starts:
             point = Point(dataset, start, count)
             for seed in range(seeds):
                 lines, eval_lines = labeled_subset(train_lines, count, seed)
@@ -249,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", nargs="+", default=["hooker", "fraktur19"])
     parser.add_argument("--counts", nargs="+", default=list(FULL_COUNTS))
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--starts", nargs="+", choices=["base", "scratch"], default=["base", "scratch"])
     parser.add_argument("--test-limit", type=int, help="read a seeded sample of the test split")
     parser.add_argument("--max-minutes", type=float, default=APP_MAX_MINUTES, help="wall-clock ceiling per run")
     parser.add_argument("--no-kraken", action="store_true")
@@ -274,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     extra: dict[str, list[tuple[str, int | None, float, str]]] = {}
     retention = ""
     for dataset in args.datasets:
-        dataset_points, kept = run_dataset(dataset, args.counts, args.seeds, args.test_limit, args.max_minutes)
+        dataset_points, kept = run_dataset(
+            dataset, args.counts, args.seeds, args.test_limit, args.max_minutes, args.starts
+        )
         points += dataset_points
         extra[dataset] = other_engines(dataset, dataset_points, args.kraken_counts, args.test_limit, not args.no_kraken)
         largest = max((p.labels for p in dataset_points if p.start == "base" and p.labels), default=0)
@@ -288,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     minutes = (time.perf_counter() - started) / 60
     if not args.quick:
-        plot(points, args.results.with_name("learning_curve.png"))
+        plot(points, args.results.with_suffix(".png"))
         args.results.write_text(
             "# Labels to accuracy\n\n"
             f"Base model `{DEFAULT_BASE}`; every run gets one app training run's budget "
@@ -301,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             + text
             + "\n"
             + (f"\n## What the base kept\n\n{retention}" if retention else "")
-            + "\n![CER against labeled lines](learning_curve.png)\n",
+            + f"\n![CER against labeled lines]({args.results.with_suffix('.png').name})\n",
             encoding="utf-8",
         )
         (args.results.with_suffix(".json")).write_text(
