@@ -196,8 +196,11 @@ def ship_base(config: PretrainConfig, name: str, *, command: Sequence[str]) -> P
     manifest = json.loads((config.corpus_dir / "manifest.json").read_text(encoding="utf-8"))
     synthetic = json.loads((config.corpus_dir / "synthetic.json").read_text(encoding="utf-8"))
     meta = dict(data.get("meta", {}))
+    train_config = meta.get("train_config", {})
     card = {
         "name": name,
+        "pretrained_by": f"python -m recognition pretrain --work {config.work_dir} --snapshots {config.snapshots} "
+        f"--max-minutes {train_config.get('max_minutes')}",
         "made_by": " ".join(command),
         "commit": _git_commit(),
         "pretrain_config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
@@ -220,6 +223,10 @@ def ship_base(config: PretrainConfig, name: str, *, command: Sequence[str]) -> P
     # fp16 halves the file; the loader casts back to float32 on load_state_dict.
     data["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in data["state_dict"].items()}
     data["training"] = None
+    # No character LM: one fitted on a dozen sources in four languages would pull
+    # a project's readings toward the corpus's French; each project's first
+    # fine-tune fits its own LM on its own text. It is also most of the file.
+    data["lm"] = None
     data["meta"] = {**meta, "base": name, "card": card}
     MODELS_DIR.mkdir(parents=True, exist_ok=True)
     path = save_atomic(data, MODELS_DIR / f"{name}.pt")
@@ -238,7 +245,7 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         "every Lineproof project (`base:" + card["name"] + "`).",
         "",
         "## Training",
-        f"- Command: `{card['made_by']}` at commit `{card['commit']}`.",
+        f"- Commands: `{card['pretrained_by']}`, then `{card['made_by']}` at commit `{card['commit']}`.",
         f"- Compute: {training.get('steps')} optimizer steps, {training.get('lines_trained')} lines, "
         f"{hours:.2f} hours on {training.get('device')}.",
         f"- Network: {card['parameters']} parameters, input height {card['model_config']['height']} px, "
@@ -247,6 +254,8 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         f"- Validation CER (held-out pages of every source): {card['validation_cer']:.4f}.",
         "",
         "## Validation CER by source",
+        "",
+        "Held-out pages (one in 25, by a hash of the page's path); sources too small to have one are absent.",
         "",
         "| source | CER |",
         "|---|---|",
