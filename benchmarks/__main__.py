@@ -3,6 +3,7 @@
     recognition      Lineproof vs kraken vs Tesseract on hooker and fraktur19 -> RESULTS.md
     active_learning  label savings of the selection strategies on hooker     -> ACTIVE_LEARNING.md
     queue            the labeling queue under load over HTTP                  -> QUEUE.md
+    learning_curve   CER after 0..all labels, from the base and from scratch -> LEARNING_CURVE.md
 
 Each prints its table and writes its markdown file; each also runs alone
 (``python -m benchmarks.<name>``). The exit status is the worst of them.
@@ -14,7 +15,7 @@ import argparse
 import importlib
 import sys
 
-NAMES = ("recognition", "active_learning", "queue")
+NAMES = ("recognition", "active_learning", "queue", "learning_curve")
 
 
 def main(argv: list[str] | None = None) -> int:
