@@ -256,6 +256,8 @@ class _PageJob:
     git_dir: str
     commit: str
     xml_path: str
+    # Resolved once, by _one_layout_per_image; None when the snapshot has no such image.
+    image_path: str | None
     out_dir: str
 
 
@@ -273,8 +275,7 @@ def _cut_page(job: _PageJob) -> tuple[str, list[tuple[str, str]], str]:
         return job.xml_path, [], "xml unreadable"
     if layout is None or not layout.lines:
         return job.xml_path, [], "no text lines"
-    image_path = _find_image(snapshot, job.xml_path, layout.image_name)
-    image_bytes = snapshot.read(image_path) if image_path else None
+    image_bytes = snapshot.read(job.image_path) if job.image_path else None
     page = _decode_gray(image_bytes) if image_bytes else None
     if page is None:
         return job.xml_path, [], "image absent"
@@ -310,15 +311,15 @@ def _layout_files(snapshot: Snapshot) -> Iterator[str]:
 _IMAGE_NAME = re.compile(rb"<(?:\w+:)?fileName>([^<]+)<|imageFilename=\"([^\"]+)\"")
 
 
-def _one_layout_per_image(snapshot: Snapshot) -> list[str]:
-    """Layout files, one per page image: many datasets ship a page as both ALTO and PAGE."""
-    chosen: dict[str, str] = {}
+def _one_layout_per_image(snapshot: Snapshot) -> list[tuple[str, str | None]]:
+    """(layout file, its page image) pairs, one per image: many datasets ship a page as both ALTO and PAGE."""
+    chosen: dict[str, tuple[str, str | None]] = {}
     for path in _layout_files(snapshot):
         data = snapshot.read(path) or b""
         match = _IMAGE_NAME.search(data[:5000])
         name = (match.group(1) or match.group(2)).decode("utf-8", "replace").strip() if match else ""
-        image = _find_image(snapshot, path, name) or path
-        chosen.setdefault(image, path)
+        image = _find_image(snapshot, path, name)
+        chosen.setdefault(image or path, (path, image))
     return sorted(chosen.values())
 
 
@@ -334,8 +335,8 @@ def build_corpus(out_dir: Path, snapshots: Path, *, workers: int = 2, only: list
         git_dir = ensure_snapshot(snapshots, source["repo"], source["commit"])
         snapshot = Snapshot(git_dir, source["commit"])
         jobs = [
-            _PageJob(source["name"], str(git_dir), source["commit"], path, str(out_dir))
-            for path in _one_layout_per_image(snapshot)
+            _PageJob(source["name"], str(git_dir), source["commit"], path, image, str(out_dir))
+            for path, image in _one_layout_per_image(snapshot)
         ]
         pages, lines, chars = 0, 0, 0
         skipped: dict[str, int] = {}
