@@ -96,6 +96,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--setup-only", action="store_true", help="migrate and create the demo, start nothing")
     args = parser.parse_args(argv)
 
+    # Installed before anything else: a SIGTERM that arrives while the setup
+    # below runs (a supervisor stopping a launch it just started) must end in
+    # a clean exit, not the default handler's death with children left behind.
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
     os.chdir(ROOT)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotator.settings")
     manage = [sys.executable, "manage.py"]
@@ -104,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         # gunicorn serves static files through whitenoise's hashed manifest.
         subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], check=True)
     subprocess.run([*manage, "demo", "--lines", str(args.demo_lines)], check=True)
-    if args.setup_only:
+    if args.setup_only or stopping:
         return 0
 
     import django
@@ -119,17 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     # timeout, so the restarted trainer picks it up at once.
     for retry in training_run_recover_stale(stale_after=0):
         print(f"Training run {retry.retry_of_id} was interrupted; run {retry.pk} retries it.", flush=True)
+    if stopping:
+        return 0
     specs = process_specs(host=args.host, port=args.port, debug=settings.DEBUG)
     # Each in a process group of its own (same session), so stopping one stops its children too.
     processes = {spec.name: subprocess.Popen(spec.argv, process_group=0) for spec in specs}
-    stopping = False
-
-    def request_stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
     print(
         f"\nLineproof is running: http://{args.host}:{args.port}/  (admin: http://{args.host}:{args.port}/admin/)\n"
         f"Processes: {', '.join(f'{name} (pid {p.pid})' for name, p in processes.items())}. Ctrl-C stops them all.\n",

@@ -107,3 +107,18 @@ def test_a_training_run_interrupted_by_the_last_stop_is_retried_at_the_next_star
         assert f"Training run {interrupted[0]} was interrupted" in (tmp_path / "launch.log").read_text()
     finally:
         stop(launcher)
+
+
+def test_a_stop_that_arrives_during_setup_ends_the_launch_cleanly(tmp_path: Path) -> None:
+    db, env = tmp_path / "db.sqlite3", launcher_env(tmp_path)
+    command = [sys.executable, "-m", "annotator.launch", "--port", str(free_port()), "--demo-lines", "0"]
+    launcher = start_logged(command, env=env, log=tmp_path / "launch.log")
+    # The database appears once `migrate` runs, which is after the launcher
+    # took over SIGTERM and before it starts any process of its own.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not db.exists():
+        assert launcher.poll() is None, (tmp_path / "launch.log").read_text()[-3000:]
+        time.sleep(0.05)
+    assert db.exists()
+    stop(launcher)
+    assert "Lineproof is running" not in (tmp_path / "launch.log").read_text()
