@@ -177,6 +177,10 @@ def _pretrain_config(args: argparse.Namespace) -> PretrainConfig:
         "height": getattr(args, "height", None),
         "device": getattr(args, "device", None),
         "threads": getattr(args, "threads", None),
+        "init": getattr(args, "init", None),
+        "learning_rate": getattr(args, "lr", None),
+        "seed": getattr(args, "seed", None),
+        "warmup_steps": getattr(args, "warmup_steps", None),
     }
     return PretrainConfig(
         work_dir=Path(args.work),
@@ -283,6 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=int)
     p.add_argument("--device")
     p.add_argument("--threads", type=int)
+    p.add_argument("--init", help="continue from this model (base:latin-cpu) instead of random weights")
+    p.add_argument("--lr", type=float, help="peak learning rate (default 2e-3)")
+    p.add_argument("--warmup-steps", type=int)
+    p.add_argument("--seed", type=int, help="line order and augmentation (use a new one with --init)")
     p.set_defaults(func=cmd_pretrain)
 
     p = sub.add_parser("ship-base", help="write the pretrained model as a shipped fp16 base with its card")

@@ -59,6 +59,11 @@ class PretrainConfig:
     learning_rate: float = 2e-3
     eval_every: int = 1500
     seed: int = 0
+    # Continue from a model (``base:latin-cpu``) rather than from random
+    # weights: more compute for a shipped base without its optimizer state.
+    # Give such a run another seed, or it sees the lines in the first run's order.
+    init: str | None = None
+    warmup_steps: int = 500
     device: str | None = None
     threads: int | None = None
     workers: int = 2
@@ -137,7 +142,7 @@ def pretrain(config: PretrainConfig) -> dict[str, Any]:
     train_config = TrainConfig(
         batch_size=config.batch_size,
         learning_rate=config.learning_rate,
-        warmup_steps=500,
+        warmup_steps=config.warmup_steps,
         max_minutes=config.max_minutes,
         max_steps=config.max_steps,
         max_epochs=1000,
@@ -155,6 +160,7 @@ def pretrain(config: PretrainConfig) -> dict[str, Any]:
         out_dir=config.run_dir,
         config=train_config,
         model_config=model_config,
+        init=config.init,
         resume=True,
         progress=_log_progress,
     )
@@ -197,10 +203,25 @@ def ship_base(config: PretrainConfig, name: str, *, command: Sequence[str]) -> P
     synthetic = json.loads((config.corpus_dir / "synthetic.json").read_text(encoding="utf-8"))
     meta = dict(data.get("meta", {}))
     train_config = meta.get("train_config", {})
+    pretrained_by = (
+        f"python -m recognition pretrain --work {config.work_dir} --snapshots {config.snapshots} "
+        f"--max-minutes {train_config.get('max_minutes')}"
+    )
+    if config.init:
+        pretrained_by += f" --init {config.init} --lr {config.learning_rate} --seed {config.seed}"
+    stage = {
+        "command": pretrained_by,
+        "steps": meta.get("step"),
+        "lines_trained": meta.get("lines_trained"),
+        "seconds": meta.get("seconds"),
+        "device": meta.get("device"),
+        "validation_cer": data.get("metrics", {}).get("cer"),
+    }
+    # A run continued from a shipped base adds to its compute: the card keeps every stage.
+    stages = [*_base_card(config.init).get("stages", []), stage] if config.init else [stage]
     card = {
         "name": name,
-        "pretrained_by": f"python -m recognition pretrain --work {config.work_dir} --snapshots {config.snapshots} "
-        f"--max-minutes {train_config.get('max_minutes')}",
+        "pretrained_by": pretrained_by,
         "made_by": " ".join(command),
         "commit": _git_commit(),
         "pretrain_config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
@@ -208,11 +229,12 @@ def ship_base(config: PretrainConfig, name: str, *, command: Sequence[str]) -> P
         "parameters": meta.get("parameters"),
         "alphabet": "".join(loaded.codec.alphabet),
         "training": {
-            "steps": meta.get("step"),
-            "lines_trained": meta.get("lines_trained"),
-            "seconds": meta.get("seconds"),
-            "device": meta.get("device"),
+            "steps": sum(s["steps"] or 0 for s in stages),
+            "lines_trained": sum(s["lines_trained"] or 0 for s in stages),
+            "seconds": sum(s["seconds"] or 0 for s in stages),
+            "device": ", ".join(sorted({str(s["device"]) for s in stages})),
         },
+        "stages": stages,
         "validation_cer": data.get("metrics", {}).get("cer"),
         "validation_cer_by_source": per_source,
         "line_sources": manifest["line_sources"],
@@ -235,6 +257,16 @@ def ship_base(config: PretrainConfig, name: str, *, command: Sequence[str]) -> P
     return path
 
 
+def _base_card(spec: str) -> dict[str, Any]:
+    """The card of the model a run continued from, with its training as a first stage if it predates stages."""
+    meta = load_checkpoint(spec).meta
+    card = dict(meta.get("card", {}))
+    if card and not card.get("stages"):
+        first = {"command": card.get("pretrained_by"), **card.get("training", {})}
+        card["stages"] = [{**first, "validation_cer": card.get("validation_cer")}]
+    return card
+
+
 def model_card_markdown(card: dict[str, Any]) -> str:
     training = card["training"]
     hours = (training.get("seconds") or 0) / 3600
@@ -248,6 +280,11 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         f"- Commands: `{card['pretrained_by']}`, then `{card['made_by']}` at commit `{card['commit']}`.",
         f"- Compute: {training.get('steps')} optimizer steps, {training.get('lines_trained')} lines, "
         f"{hours:.2f} hours on {training.get('device')}.",
+        *[
+            f"  - stage {n}: `{stage['command']}`: {stage['steps']} steps, {stage['lines_trained']} lines, "
+            f"{(stage['seconds'] or 0) / 3600:.2f} hours, validation CER {stage['validation_cer'] or 0:.4f}"
+            for n, stage in enumerate(card.get("stages", []), start=1)
+        ],
         f"- Network: {card['parameters']} parameters, input height {card['model_config']['height']} px, "
         f"blocks {card['model_config']['blocks']}, LSTM {card['model_config']['lstm_layers']} x "
         f"{card['model_config']['lstm_hidden']}.",
