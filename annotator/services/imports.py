@@ -6,6 +6,7 @@ pages and lines.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from functools import partial
@@ -25,6 +26,8 @@ from annotator.models import Document, ImportJob, Project
 from annotator.permissions import ADMIN_ROLES, AnyUser, membership_require, user_pk
 from recognition.images import ImageError
 from recognition.pages import PageLimits, read_page_header
+
+logger = logging.getLogger(__name__)
 
 ZIP_MAGIC = b"PK\x03\x04"
 IMAGE_MAGIC = {
@@ -149,13 +152,14 @@ def import_job_create(
                 new_versions=new_versions,
                 progress={"done": 0, "total": 0},
             )
-            # Sent on commit; the files stay until a worker has imported them,
-            # whether or not the broker takes the message now.
-            transaction.on_commit(partial(import_job_send, job_id=job.pk))
     except BaseException:
         for name in stored:
             default_storage.delete(name)
         raise
+    # Sent on commit, outside the clean-up above: once the job row exists its
+    # files stay until a worker has imported them, whether or not the broker
+    # takes the message now.
+    transaction.on_commit(partial(import_job_send, job_id=job.pk))
     return job
 
 
@@ -164,7 +168,11 @@ def import_job_send(*, job_id: int) -> bool:
     "waiting for a worker" (``unsent_since``), with its files, until the periodic
     check sends it again (``jobs.recovery.import_jobs_unsent_resend``). Returns
     whether it was sent."""
-    sent = enqueue.task_send(enqueue.IMPORT_JOB_RUN, job_id)
+    try:
+        sent = enqueue.task_send(enqueue.IMPORT_JOB_RUN, job_id)
+    except Exception:  # a broker client error enqueue does not know: the job waits all the same
+        logger.exception("could not send import %s; the periodic check sends it again", job_id)
+        sent = False
     waiting = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED)
     if sent:
         waiting.filter(unsent_since__isnull=False).update(unsent_since=None)

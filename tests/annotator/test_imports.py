@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import redis
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
@@ -22,6 +23,7 @@ from PIL import Image
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 from rest_framework.test import APIClient
 
+from annotator import enqueue
 from annotator.errors import ForbiddenError, InvalidInputError
 from annotator.jobs.imports import import_job_run
 from annotator.jobs.recovery import import_jobs_recover_stale, schedule_check
@@ -426,6 +428,25 @@ def test_an_import_while_the_broker_is_down_keeps_its_files_waits_for_a_worker_a
     assert job.status == ImportJob.Status.SUCCEEDED, job.error
     assert Line.objects.filter(project=project).count() == len(TEXTS)
     assert not any(default_storage.exists(name) for name in job.files)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_failing_with_an_error_enqueue_does_not_know_keeps_the_files_and_the_job_waiting(
+    media_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside any transaction, as in a request: the send runs as the job's row commits."""
+    project = make_project()
+    admin = make_member(project, Membership.Role.ADMIN)
+
+    def refuse(*_args: object) -> bool:
+        raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(enqueue, "task_send", refuse)
+    job = import_job_create(project=project, user=admin, files=[upload("a.png", line_png("a"))])
+
+    job.refresh_from_db()
+    assert (job.status, job.unsent_since is not None) == (ImportJob.Status.QUEUED, True)
+    assert all(default_storage.exists(name) for name in job.files)
 
 
 # --- content, not names -----------------------------------------------------------------
