@@ -7,7 +7,7 @@ import io
 import threading
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -741,12 +741,21 @@ def test_a_jpeg_beyond_the_page_limit_is_decoded_at_a_reduced_size(media_root: P
     assert Line.objects.filter(page=stored).count() == len(TEXTS)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_migration_merges_twin_documents_before_their_name_becomes_unique() -> None:
-    before, after = [("annotator", "0008_base_models")], [("annotator", "0009_import_content")]
+@pytest.fixture
+def migrator() -> Iterator[MigrationExecutor]:
+    """Migrations run by the test; afterwards the database is migrated to the
+    latest state again (every leaf, should other branches have added theirs)."""
     executor = MigrationExecutor(connection)
-    executor.migrate(before)
-    old = executor.loader.project_state(before).apps
+    yield executor
+    latest = MigrationExecutor(connection)
+    latest.migrate(latest.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_merges_twin_documents_before_their_name_becomes_unique(migrator: MigrationExecutor) -> None:
+    before, after = [("annotator", "0008_base_models")], [("annotator", "0009_import_content")]
+    migrator.migrate(before)
+    old = migrator.loader.project_state(before).apps
     project = old.get_model("annotator", "Project").objects.create(name="twins")
     twins = [old.get_model("annotator", "Document").objects.create(project=project, name="page.png") for _ in "ab"]
     for n, twin in enumerate(twins):
@@ -757,8 +766,7 @@ def test_the_migration_merges_twin_documents_before_their_name_becomes_unique() 
             project=project, document=twin, page=page, key=f"k{n}", crop="c.png", width=1, height=1, sample_key=0.5
         )
 
-    executor = MigrationExecutor(connection)
-    executor.migrate(after)
+    MigrationExecutor(connection).migrate(after)
 
     document = Document.objects.get(project_id=project.pk)
     assert document.pk == twins[0].pk
