@@ -32,8 +32,9 @@ EXPORT_JOB_RUN = "annotator.tasks.export_job_run"
 TaskArgument = int | list[int] | None
 
 
-def task_send(name: str, *args: TaskArgument) -> None:
-    """Send ``name(*args)`` now; a broker error is logged, not raised."""
+def task_send(name: str, *args: TaskArgument) -> bool:
+    """Send ``name(*args)`` now; a broker error is logged, not raised. Returns
+    whether the broker took the message."""
     try:
         # A signature finds the registered task when this process has one (so
         # task_always_eager and the tests' recorder apply) and falls back to
@@ -41,6 +42,8 @@ def task_send(name: str, *args: TaskArgument) -> None:
         app.signature(name, args=args).apply_async()
     except (KombuError, OSError):
         logger.exception("could not send %s%s; the periodic check sends it again", name, args)
+        return False
+    return True
 
 
 def task_send_on_commit(name: str, *args: TaskArgument) -> None:

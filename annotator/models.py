@@ -137,11 +137,17 @@ class Membership(models.Model):
 
 class Document(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="documents")
+    # Unique in the project: the import that made it owns the name; another upload
+    # of that name is skipped or, when asked, imported as "name (2).ext".
     name = models.CharField(max_length=255)
+    import_job = models.ForeignKey(
+        "ImportJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="documents"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["project", "id"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="document_unique_name")]
 
     def __str__(self) -> str:
         return self.name
@@ -153,6 +159,9 @@ class Page(models.Model):
     image = models.ImageField(upload_to="pages/%Y/%m/", width_field="width", height_field="height")
     width = models.PositiveIntegerField(default=0)
     height = models.PositiveIntegerField(default=0)
+    # What was imported (a hash of the image, with its XML): the same material
+    # uploaded again, under any name, is recognised and skipped.
+    content_hash = models.CharField(max_length=80, blank=True, default="", db_index=True)
 
     class Meta:
         ordering = ["document", "number"]
@@ -196,6 +205,8 @@ class Line(models.Model):
     # Position of the line within its document: ordering by it before any model
     # exists interleaves documents (first lines of each, then second lines...).
     cold_rank = models.PositiveIntegerField(default=0)
+    # An imported line pair's content (a hash of its image and text); "" for lines cut from a page.
+    content_hash = models.CharField(max_length=80, blank=True, default="")
 
     queue_state = models.CharField(max_length=16, choices=QueueState.choices, default=QueueState.UNLABELED)
     # The selection strategy's priority under the active model (served highest
@@ -229,6 +240,7 @@ class Line(models.Model):
             models.Index(fields=["project", "split", "queue_state", "sample_key", "id"], name="line_eval_queue_idx"),
             models.Index(fields=["project", "lease_user", "lease_expires_at"], name="line_lease_idx"),
             models.Index(fields=["project", "-disagreement"], name="line_disagreement_idx"),
+            models.Index(fields=["project", "content_hash"], name="line_content_idx"),
         ]
 
     def __str__(self) -> str:
@@ -452,8 +464,17 @@ class ImportJob(Job):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     # Storage names of the uploaded files, kept until the job has run.
     files = models.JSONField(default=list)
+    # Material seen before under another name is imported again as a new document
+    # ("page (2).png") instead of skipped; identical content is always skipped.
+    new_versions = models.BooleanField(default=False)
+    # When its message could not be sent (the broker was down): the job waits for a
+    # worker, with its files kept, until the periodic check sends it again.
+    unsent_since = models.DateTimeField(null=True, blank=True)
     report = models.JSONField(
-        default=dict, blank=True, help_text="pages_created, lines_created, lines_with_text, rejected, warnings"
+        default=dict,
+        blank=True,
+        help_text="pages_created, lines_created, lines_with_text, units [{name, status, reason}], rejected, "
+        "skipped, warnings",
     )
 
     class Meta:

@@ -234,6 +234,15 @@ LINEPROOF_IMPORT_MAX_UPLOAD_BYTES = envint("LINEPROOF_IMPORT_MAX_UPLOAD_BYTES", 
 LINEPROOF_IMPORT_MAX_MEMBERS = envint("LINEPROOF_IMPORT_MAX_MEMBERS", "50000")
 LINEPROOF_IMPORT_MAX_UNPACKED_BYTES = envint("LINEPROOF_IMPORT_MAX_UNPACKED_BYTES", str(4 * 2**30))
 LINEPROOF_IMPORT_STALE_SECONDS = envint("LINEPROOF_IMPORT_STALE_SECONDS", "900")
+# Decoded pixels, the real cost of an image (a 20 KB PNG may declare 12000 x 12000):
+# one page (a 600 dpi A3 scan is 70 M; a JPEG beyond it is decoded at 1/2, 1/4 or
+# 1/8 size instead), all the images of one upload request (checked in the web
+# process from their headers alone) and all the pages one import job decodes.
+LINEPROOF_IMPORT_MAX_PAGE_PIXELS = envint("LINEPROOF_IMPORT_MAX_PAGE_PIXELS", "100000000")
+LINEPROOF_IMPORT_MAX_REQUEST_PIXELS = envint("LINEPROOF_IMPORT_MAX_REQUEST_PIXELS", "3000000000")
+LINEPROOF_IMPORT_MAX_JOB_PIXELS = envint("LINEPROOF_IMPORT_MAX_JOB_PIXELS", "3000000000")
+# Pages of one multi-page TIFF.
+LINEPROOF_IMPORT_MAX_FILE_PAGES = envint("LINEPROOF_IMPORT_MAX_FILE_PAGES", "1000")
 # Local copies of stored files the recognizer reads by path (annotator/storage.py)
 # when media live on remote storage.
 LINEPROOF_CACHE_DIR = Path(os.environ.get("LINEPROOF_CACHE_DIR", VAR_DIR / "cache"))

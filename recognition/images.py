@@ -44,7 +44,12 @@ class ImageLimits:
 
 
 def load_line_image(
-    source: Path | str | bytes, *, limits: ImageLimits = ImageLimits(), what: str = "line"
+    source: Path | str | bytes,
+    *,
+    limits: ImageLimits = ImageLimits(),
+    what: str = "line",
+    frame: int = 0,
+    reduce: bool = False,
 ) -> np.ndarray:
     """Decode a PNG/JPEG/TIFF (or BMP/WebP) line image to grayscale.
 
@@ -54,6 +59,9 @@ def load_line_image(
     file size is checked before the file is read, the header's pixel size
     before any pixel is decoded. ``what`` names the limit in messages (the page
     loader, ``recognition.pages.load_page_image``, decodes through here too).
+    ``frame`` picks a page of a multi-page TIFF (0: the first). ``reduce``: a
+    JPEG beyond ``limits.max_pixels`` is decoded at 1/2, 1/4 or 1/8 of its size
+    (``jpeg_scale``; the decoder itself skips the detail) instead of refused.
     """
     name = "<bytes>" if isinstance(source, bytes) else str(source)
     if isinstance(source, bytes):
@@ -78,16 +86,18 @@ def load_line_image(
     with warnings.catch_warnings():
         # PIL warns (rather than raises) on large images; our own limits decide.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            image: Image.Image = Image.open(io.BytesIO(data))
-        except Image.DecompressionBombError as exc:
-            raise ImageError(f"{name}: image is too large ({exc})") from exc
-        except Exception as exc:  # PIL raises many types for garbage input
-            raise ImageError(f"{name}: not a readable image ({exc.__class__.__name__})") from exc
-        if image.format not in SUPPORTED_FORMATS:
-            raise ImageError(f"{name}: unsupported image format {image.format}")
+        image = open_image(data, name)
+        if frame:
+            try:
+                image.seek(frame)
+            except EOFError as exc:
+                raise ImageError(f"{name}: has no page {frame + 1}") from exc
         width, height = image.size
-        _check_size(name, width, height, limits, what)
+        scale = jpeg_scale(width, height, limits.max_pixels) if reduce and image.format == "JPEG" else 1
+        if scale > 1:
+            image.draft("L", (-(-width // scale), -(-height // scale)))
+            width, height = image.size
+        check_size(name, width, height, limits, what)
         try:
             image.load()
             image = ImageOps.exif_transpose(image) or image
@@ -99,7 +109,31 @@ def load_line_image(
     return gray
 
 
-def _check_size(name: str, width: int, height: int, limits: ImageLimits, what: str) -> None:
+def open_image(data: bytes, name: str = "<bytes>") -> Image.Image:
+    """PIL's lazy open: the header is read, no pixel decoded. Raises ``ImageError``
+    for garbage and unsupported formats. Call it where DecompressionBombWarning is
+    ignored (our own limits decide)."""
+    try:
+        image: Image.Image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{name}: image is too large ({exc})") from exc
+    except Exception as exc:  # PIL raises many types for garbage input
+        raise ImageError(f"{name}: not a readable image ({exc.__class__.__name__})") from exc
+    if image.format not in SUPPORTED_FORMATS:
+        raise ImageError(f"{name}: unsupported image format {image.format}")
+    return image
+
+
+def jpeg_scale(width: int, height: int, max_pixels: int) -> int:
+    """The JPEG decoder's reduction (1, 2, 4 or 8) that brings ``width`` x ``height``
+    within ``max_pixels``; 8 when none does (the size check then refuses it)."""
+    for scale in (1, 2, 4, 8):
+        if -(-width // scale) * -(-height // scale) <= max_pixels:
+            return scale
+    return 8
+
+
+def check_size(name: str, width: int, height: int, limits: ImageLimits, what: str) -> None:
     if width <= 0 or height <= 0:
         raise ImageError(f"{name}: image has no pixels ({width}x{height})")
     if width > limits.max_width or height > limits.max_height or width * height > limits.max_pixels:

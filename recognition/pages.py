@@ -26,19 +26,23 @@ the pixels of the image passed in (before deskew); ``polygon`` is the line's
 rectangle in the deskewed page mapped back to those pixels (four corners,
 clockwise from top left).
 
-Multi-page TIFFs: only the first page is read. EXIF orientation is applied.
+Multi-page TIFFs: ``read_page_header`` lists every page's size from the header
+alone (no pixel decoded) and ``load_page_image(..., frame=n)`` decodes page n. EXIF
+orientation is applied. A JPEG beyond the pixel limit is decoded at a reduced size.
 """
 
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
-from recognition.images import ImageError, ImageLimits, load_line_image
+from recognition.images import ImageError, ImageLimits, check_size, jpeg_scale, load_line_image, open_image
 
 # A 600 dpi A3 scan is about 7000 x 9900 px (70 M pixels). PIL refuses to open
 # anything above 2 x Image.MAX_IMAGE_PIXELS (about 179 M) on its own, so the
@@ -126,21 +130,76 @@ class PageLine:
 # --- loading -------------------------------------------------------------------------------
 
 
-def load_page_image(source: Path | str | bytes, *, limits: PageLimits = PageLimits()) -> np.ndarray:
-    """Decode a page scan (PNG, JPEG, TIFF, BMP, WebP) to a (H, W) uint8 array, 255 = paper.
+@dataclass(frozen=True)
+class PageHeader:
+    """What a page file's header says: its format and, for each page it holds
+    (several in a multi-page TIFF), the size it decodes to (a JPEG beyond the
+    pixel limit at its reduced size)."""
 
-    File size and the header's pixel size are checked against ``limits`` before
-    any pixel is decoded. Multi-page TIFF: the first page. Raises ``ImageError``.
-    """
-    line_limits = ImageLimits(
+    format: str
+    sizes: list[tuple[int, int]]
+
+    @property
+    def pixels(self) -> int:
+        return sum(width * height for width, height in self.sizes)
+
+
+def _image_limits(limits: PageLimits) -> ImageLimits:
+    return ImageLimits(
         max_width=limits.max_width,
         max_height=limits.max_height,
         max_pixels=limits.max_pixels,
         max_file_bytes=limits.max_file_bytes,
     )
+
+
+def read_page_header(data: bytes, *, limits: PageLimits = PageLimits(), max_pages: int = 1000) -> PageHeader:
+    """The sizes of the pages in ``data``, read from the header alone: no pixel is
+    decoded, so this costs the same for a 20 KB PNG that declares 12000 x 12000
+    pixels as for a real scan. Raises ``ImageError`` for an unreadable file, a
+    page beyond ``limits`` or a file of more than ``max_pages`` pages."""
+    if not data:
+        raise ImageError("<bytes>: file is empty")
+    if len(data) > limits.max_file_bytes:
+        raise ImageError(f"<bytes>: file is {len(data)} bytes, more than {limits.max_file_bytes}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        image = open_image(data)
+        sizes: list[tuple[int, int]] = []
+        try:
+            for frame in itertools.count():
+                if frame >= max_pages:
+                    raise ImageError(f"<bytes>: more than {max_pages} pages in one file")
+                if frame and image.format != "TIFF":
+                    break  # pages are TIFF's; an animated PNG or WebP is read as its first frame
+                if frame:
+                    image.seek(frame)  # a TIFF's next directory: a header, not pixels
+                width, height = image.size
+                if image.format == "JPEG":
+                    scale = jpeg_scale(width, height, limits.max_pixels)
+                    width, height = -(-width // scale), -(-height // scale)
+                check_size("<bytes>", width, height, _image_limits(limits), "page")
+                sizes.append((width, height))
+        except EOFError:
+            pass  # no more pages
+        except ImageError:
+            raise
+        except Exception as exc:
+            raise ImageError(f"<bytes>: image header is corrupt ({exc.__class__.__name__})") from exc
+    return PageHeader(format=str(image.format), sizes=sizes)
+
+
+def load_page_image(source: Path | str | bytes, *, limits: PageLimits = PageLimits(), frame: int = 0) -> np.ndarray:
+    """Decode a page scan (PNG, JPEG, TIFF, BMP, WebP) to a (H, W) uint8 array, 255 = paper.
+
+    File size and the header's pixel size are checked against ``limits`` before
+    any pixel is decoded; a JPEG beyond the pixel limit is decoded at 1/2, 1/4 or
+    1/8 of its size instead (``PIL.Image.draft``). ``frame``: the page of a
+    multi-page TIFF (0: the first). Raises ``ImageError``.
+    """
     # One loader for lines and pages: file and header checks, then the decoding
     # (alpha on white, 16-bit, EXIF, corrupt data).
-    return load_line_image(source, limits=line_limits, what="page")
+    return load_line_image(source, limits=_image_limits(limits), what="page", frame=frame, reduce=True)
 
 
 def page_to_lines(

@@ -9,14 +9,17 @@ that finds its job taken does nothing.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from annotator.enqueue import EXPORT_JOB_RUN, IMPORT_JOB_RUN, TRAINING_RUN_EXECUTE, task_send_on_commit
 from annotator.models import ExportJob, ImportJob, Project, TrainingRun
 from annotator.selectors import training_runs_stale
 from annotator.services import training_run_request_if_due, training_run_retry
+from annotator.services.imports import import_job_send
 
 
 def training_run_recover_stale(
@@ -47,6 +50,20 @@ def import_jobs_recover_stale() -> list[int]:
     return ids
 
 
+def import_jobs_unsent_resend() -> list[int]:
+    """Send again, at once, the imports whose message the broker refused
+    (``ImportJob.unsent_since``: "waiting for a worker"); each one sent stops
+    waiting (``services.import_job_send``). Returns the job ids."""
+    ids = list(
+        ImportJob.objects.filter(status=ImportJob.Status.QUEUED, unsent_since__isnull=False)
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    for job_id in ids:
+        transaction.on_commit(partial(import_job_send, job_id=job_id))
+    return ids
+
+
 def jobs_unsent_resend(*, now: datetime | None = None) -> dict[str, list[int]]:
     """Send again the jobs still queued long after they were created: their
     message was lost (the broker was down when the web sent it, or dropped it).
@@ -74,6 +91,7 @@ def schedule_check() -> int:
     threshold is met (a safety net for a trigger missed while the broker was
     down). Returns the runs requested."""
     import_jobs_recover_stale()
+    import_jobs_unsent_resend()
     jobs_unsent_resend()
     requested = len(training_run_recover_stale())
     for project in Project.objects.order_by("id"):

@@ -5,7 +5,7 @@ guarantees are the database's, so a run without it proves nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,9 @@ import annotator.tasks  # noqa: F401  registers the tasks run_enqueued runs
 from annotator import enqueue
 from annotator.celery import app as celery_app
 from tests.annotator.factories import tiny_config
+from tests.processes import free_port
+
+REAL_TASK_SEND = enqueue.task_send
 
 
 @pytest.fixture(scope="session")
@@ -75,8 +78,9 @@ def enqueued(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     sent: Enqueued = []
     if request.node.get_closest_marker("e2e") is None:
 
-        def record(name: str, *args: Any) -> None:
+        def record(name: str, *args: Any) -> bool:
             sent.append((name, tuple(args)))
+            return True
 
         monkeypatch.setattr(enqueue, "task_send", record)
     return sent
@@ -100,3 +104,30 @@ def run_enqueued(
         return done
 
     return run
+
+
+def _producers_forget() -> None:
+    """Drop the app's broker connections, so the next send connects to ``broker_url`` anew."""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def broker_down(monkeypatch: pytest.MonkeyPatch, enqueued: Enqueued) -> Iterator[Callable[[], None]]:
+    """The real ``task_send`` against a broker that is really down (a Redis URL on a
+    closed port: every send is refused). Call the fixture's value to bring the
+    broker "back": sends are then recorded in ``enqueued`` again."""
+    monkeypatch.setattr(enqueue, "task_send", REAL_TASK_SEND)
+    monkeypatch.setattr(celery_app.conf, "broker_url", f"redis://127.0.0.1:{free_port()}/0")
+    _producers_forget()
+
+    def back() -> None:
+        def record(name: str, *args: Any) -> bool:
+            enqueued.append((name, tuple(args)))
+            return True
+
+        monkeypatch.setattr(enqueue, "task_send", record)
+
+    yield back
+    monkeypatch.undo()
+    _producers_forget()

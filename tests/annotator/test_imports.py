@@ -4,23 +4,31 @@ uploads are refused with a clear message and leave nothing half-saved."""
 from __future__ import annotations
 
 import io
+import threading
+import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import redis
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+from PIL import Image
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 from rest_framework.test import APIClient
 
+from annotator import enqueue
 from annotator.errors import ForbiddenError, InvalidInputError
 from annotator.jobs.imports import import_job_run
-from annotator.jobs.recovery import import_jobs_recover_stale
+from annotator.jobs.recovery import import_jobs_recover_stale, schedule_check
 from annotator.models import (
+    Document,
     ImportJob,
     Line,
     Membership,
@@ -32,8 +40,9 @@ from annotator.models import (
     Transcription,
 )
 from annotator.services import import_job_create
+from annotator.services.imports import document_get_or_create
 from recognition.synthetic import render_line
-from tests.annotator.factories import make_active_model, make_member, make_project
+from tests.annotator.factories import make_active_model, make_member, make_project, run_in_threads
 from tests.recognition.test_images import png_claiming_size
 
 pytestmark = pytest.mark.django_db
@@ -63,10 +72,18 @@ def upload(name: str, data: bytes) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data)
 
 
-def run(project: Project, files: list[SimpleUploadedFile], kind: str = "auto") -> ImportJob:
+def run(
+    project: Project, files: list[SimpleUploadedFile], kind: str = "auto", *, new_versions: bool = False
+) -> ImportJob:
     admin = make_member(project, Membership.Role.ADMIN)
-    job = import_job_create(project=project, user=admin, files=files, kind=kind)
+    job = import_job_create(project=project, user=admin, files=files, kind=kind, new_versions=new_versions)
     return import_job_run(job=job)
+
+
+def admin_client(project: Project) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(make_member(project, Membership.Role.ADMIN))
+    return client
 
 
 def page_with_lines(texts: list[str]) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
@@ -370,3 +387,388 @@ def test_lines_imported_while_a_model_is_active_are_read_without_a_promotion(
     assert model.status == ModelVersion.Status.ACTIVE
     assert ModelVersion.objects.filter(project=project).count() == 1, "no new model, no promotion"
     assert not TrainingRun.objects.filter(project=project).exists()
+
+
+# --- a broker that is down -------------------------------------------------------------
+
+
+def test_an_import_while_the_broker_is_down_keeps_its_files_waits_for_a_worker_and_goes_when_it_is_back(
+    media_root: Path,
+    broker_down: Callable[[], None],
+    enqueued: list[tuple[str, tuple]],
+    run_enqueued: Callable[[], list[str]],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    project = make_project()
+    client = admin_client(project)
+    page, _ = page_with_lines(TEXTS)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        accepted = client.post(
+            f"/api/projects/{project.pk}/imports", {"file": [upload("scan.png", png(page))]}, format="multipart"
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        schedule_check()  # the periodic check, while the broker is still down
+
+    assert accepted.status_code == 202, accepted.content
+    waiting = client.get(f"/api/imports/{accepted.json()['id']}").json()
+    assert (waiting["status"], waiting["waiting_for_worker"]) == ("queued", True)
+    job = ImportJob.objects.get(pk=waiting["id"])
+    assert all(default_storage.exists(name) for name in job.files), "the upload is kept for the worker"
+    assert not enqueued
+
+    broker_down()  # the broker is back
+    with django_capture_on_commit_callbacks(execute=True):
+        schedule_check()
+
+    assert enqueued == [("annotator.tasks.import_job_run", (job.pk,))]
+    assert client.get(f"/api/imports/{job.pk}").json()["waiting_for_worker"] is False
+    assert run_enqueued() == ["annotator.tasks.import_job_run"]
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.SUCCEEDED, job.error
+    assert Line.objects.filter(project=project).count() == len(TEXTS)
+    assert not any(default_storage.exists(name) for name in job.files)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_failing_with_an_error_enqueue_does_not_know_keeps_the_files_and_the_job_waiting(
+    media_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside any transaction, as in a request: the send runs as the job's row commits."""
+    project = make_project()
+    admin = make_member(project, Membership.Role.ADMIN)
+
+    def refuse(*_args: object) -> bool:
+        raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(enqueue, "task_send", refuse)
+    job = import_job_create(project=project, user=admin, files=[upload("a.png", line_png("a"))])
+
+    job.refresh_from_db()
+    assert (job.status, job.unsent_since is not None) == (ImportJob.Status.QUEUED, True)
+    assert all(default_storage.exists(name) for name in job.files)
+
+
+# --- content, not names -----------------------------------------------------------------
+
+
+def unit_statuses(job: ImportJob) -> dict[str, tuple[str, str]]:
+    return {unit["name"]: (unit["status"], unit["reason"]) for unit in job.report["units"]}
+
+
+def test_a_new_page_under_a_used_name_is_skipped_with_its_reason_and_imported_as_a_new_version_when_asked(
+    media_root: Path,
+) -> None:
+    project = make_project()
+    first, _ = page_with_lines(TEXTS[:2])
+    second, _ = page_with_lines(TEXTS[2:])
+    run(project, [upload("page.png", png(first))])
+
+    skipped = run(project, [upload("page.png", png(second))])
+    again = run(project, [upload("page.png", png(second))], new_versions=True)
+
+    assert unit_statuses(skipped)["page.png"][0] == "skipped"
+    assert "new version" in unit_statuses(skipped)["page.png"][1]
+    assert skipped.report["skipped"] == [{"name": "page.png", "reason": unit_statuses(skipped)["page.png"][1]}]
+    assert skipped.report["new_version_offered"] is True
+    assert skipped.report["lines_created"] == 0
+    assert unit_statuses(again)["page.png"][0] == "imported", again.report
+    assert set(Document.objects.filter(project=project).values_list("name", flat=True)) == {"page.png", "page (2).png"}
+    assert Line.objects.filter(project=project, document__name="page (2).png").count() == 2
+
+
+def test_a_changed_lines_zip_is_offered_as_a_new_version_and_identical_content_is_skipped_under_any_name(
+    media_root: Path,
+) -> None:
+    project = make_project()
+    old = {f"{n}.png": line_png(text, n) for n, text in enumerate(TEXTS[:2])}
+    old |= {f"{n}.gt.txt": text.encode() for n, text in enumerate(TEXTS[:2])}
+    new = old | {"0.png": line_png("other words", 7), "0.gt.txt": b"other words"}
+    run(project, [upload("lines.zip", make_zip(old))])
+
+    same = run(project, [upload("renamed.zip", make_zip(old))], new_versions=True)
+    changed = run(project, [upload("lines.zip", make_zip(new))])
+    version = run(project, [upload("lines.zip", make_zip(new))], new_versions=True)
+
+    assert unit_statuses(same) == {
+        "0.png": ("skipped", "same content as lines.zip (lines.zip/0.png)"),
+        "1.png": ("skipped", "same content as lines.zip (lines.zip/1.png)"),
+    }
+    assert unit_statuses(changed)["0.png"][0] == "skipped"
+    assert "new version" in unit_statuses(changed)["0.png"][1]
+    assert unit_statuses(version) == {
+        "0.png": ("imported", ""),
+        "1.png": ("skipped", "same content as lines.zip (lines.zip/1.png)"),
+    }
+    assert set(Line.objects.filter(project=project).values_list("key", flat=True)) == {
+        "lines.zip/0.png",
+        "lines.zip/1.png",
+        "lines (2).zip/0.png",
+    }
+
+
+# --- one document per name --------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_racing_for_one_document_name_share_one_row() -> None:
+    """Deterministic: the first import's transaction holds its new document until
+    the second one is seen waiting on it in PostgreSQL (or has finished, which
+    is what happens without the unique constraint), then commits."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the waiting insert is seen in PostgreSQL's pg_stat_activity")
+    project = make_project()
+    jobs = [ImportJob.objects.create(project=project) for _ in range(2)]
+    first_inserted, second_waits = threading.Event(), threading.Event()
+    second_done = threading.Event()
+    documents: dict[int, int] = {}
+
+    def first() -> None:
+        with transaction.atomic():
+            documents[0] = document_get_or_create(project=project, name="page.png", import_job=jobs[0])[0].pk
+            first_inserted.set()
+            assert second_waits.wait(60)
+
+    def second() -> None:
+        assert first_inserted.wait(60)
+        with transaction.atomic():
+            documents[1] = document_get_or_create(project=project, name="page.png", import_job=jobs[1])[0].pk
+        second_done.set()
+
+    def watch() -> None:
+        assert first_inserted.wait(60)
+        deadline = time.monotonic() + 60
+        with connection.cursor() as cursor:
+            while not second_done.wait(0.01) and time.monotonic() < deadline:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+                if cursor.fetchone()[0]:
+                    break
+        second_waits.set()
+
+    run_in_threads(lambda n: [first, second, watch][n](), 3, timeout=120)
+
+    assert Document.objects.filter(project=project, name="page.png").count() == 1
+    assert documents[0] == documents[1]
+
+
+# --- what a failed unit leaves ------------------------------------------------------------
+
+
+def truncated(data: bytes) -> bytes:
+    """The file's header intact, half its pixel data gone: passes the web's header check."""
+    return data[: len(data) // 2]
+
+
+def stored_files(media_root: Path) -> list[Path]:
+    return [path for path in media_root.rglob("*") if path.is_file()]
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        pytest.param(lambda: [upload("scan.png", truncated(png(page_with_lines(TEXTS)[0])))], id="corrupt page"),
+        pytest.param(lambda: [upload("blank.png", png(np.full((300, 400), 255, np.uint8)))], id="blank page"),
+        pytest.param(
+            lambda: [upload("x.zip", make_zip({"p.xml": page_xml("p.png", (9, 3), [], []), "p.png": line_png("p")}))],
+            id="xml without lines",
+        ),
+        pytest.param(lambda: [upload("notes.zip", make_zip({"readme.md": b"hello"}))], id="nothing importable"),
+        pytest.param(lambda: [upload("mac.zip", make_zip({"__MACOSX/._a.png": b"junk"}))], id="empty zip"),
+        pytest.param(
+            lambda: [upload("lines.zip", make_zip({"a.png": truncated(line_png("a")), "a.gt.txt": b"a"}))],
+            id="corrupt line",
+        ),
+    ],
+)
+def test_a_failed_or_empty_import_leaves_no_upload_document_page_line_or_crop_behind(
+    media_root: Path, files: Callable[[], list[SimpleUploadedFile]]
+) -> None:
+    project = make_project()
+
+    job = run(project, files())
+
+    assert job.status == ImportJob.Status.SUCCEEDED, job.error
+    assert not Document.objects.exists()
+    assert not Page.objects.exists()
+    assert not Line.objects.exists()
+    assert stored_files(media_root) == [], "neither the upload nor any crop or page image is left"
+    assert job.report["imported"] == 0
+    assert job.report["rejected"] or job.report["warnings"], job.report
+
+
+def test_a_job_that_fails_as_a_whole_removes_its_uploads(media_root: Path, settings: Settings) -> None:
+    project = make_project()
+    admin = make_member(project, Membership.Role.ADMIN)
+    members = {f"{n}.png": line_png(text, n) for n, text in enumerate(TEXTS)}
+    files = [upload("a.zip", make_zip(members)), upload("b.zip", make_zip(members))]
+    job = import_job_create(project=project, user=admin, files=files)
+    settings.LINEPROOF_IMPORT_MAX_MEMBERS = 2  # the worker's limit is lower than the web's was
+    default_storage.delete(job.files[1])  # and the second upload is gone from the storage
+
+    finished = import_job_run(job=job)
+
+    assert finished.status == ImportJob.Status.FAILED
+    assert "b.zip" in finished.error
+    assert unit_statuses(finished) == {"a.zip": ("failed", "a.zip: 4 entries, more than the limit of 2")}
+    assert not Document.objects.exists()
+    assert stored_files(media_root) == []
+
+
+# --- multi-page TIFF ---------------------------------------------------------------------
+
+
+def tiff(pages: list[np.ndarray]) -> bytes:
+    images = [Image.fromarray(page) for page in pages]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="TIFF", save_all=True, append_images=images[1:], compression="tiff_deflate")
+    return buffer.getvalue()
+
+
+def test_a_multi_page_tiff_imports_every_page_as_a_page_of_one_document(media_root: Path) -> None:
+    project = make_project()
+    pages = [page_with_lines(TEXTS[:n])[0] for n in (1, 2, 3)]
+
+    job = run(project, [upload("book.tif", tiff(pages))])
+
+    assert job.status == ImportJob.Status.SUCCEEDED, job.error
+    assert unit_statuses(job) == {f"book.tif page {n}": ("imported", "") for n in (1, 2, 3)}
+    stored = list(Page.objects.filter(document__project=project).order_by("number"))
+    assert [(page.document.name, page.number) for page in stored] == [("book.tif", n) for n in (1, 2, 3)]
+    assert [(page.height, page.width) for page in stored] == [page.shape for page in pages]
+    assert [page.lines.count() for page in stored] == [1, 2, 3]
+    assert Line.objects.get(page=stored[2], reading_order=3).key == "book.tif#page3#3"
+    assert all((page.image.name or "").endswith(".png") for page in stored), "a browser cannot show TIFF"
+
+    again = run(project, [upload("copy.tif", tiff(pages))])
+
+    assert unit_statuses(again)["copy.tif page 2"] == ("skipped", "same content as book.tif, page 2")
+
+
+# --- pixels --------------------------------------------------------------------------------
+
+
+def test_a_small_png_declaring_a_huge_page_is_refused_over_http_from_its_header(
+    media_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_project()
+    client = admin_client(project)
+    bomb = png_claiming_size(12_000, 12_000)
+    assert len(bomb) < 20_000
+
+    def no_decoding(*_args: object) -> None:
+        raise AssertionError("the web process decoded pixels")
+
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+    refused = client.post(
+        f"/api/projects/{project.pk}/imports", {"file": [upload("bomb.png", bomb)]}, format="multipart"
+    )
+
+    assert refused.status_code == 400, refused.content
+    assert refused["Content-Type"] == "application/json"
+    message = refused.json()["error"]["message"]
+    assert "bomb.png" in message
+    assert "12000x12000" in message
+    assert not ImportJob.objects.exists()
+    assert stored_files(media_root) == []
+
+
+def test_the_web_process_reads_page_headers_and_never_decodes_a_page(
+    media_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_project()
+    admin = make_member(project, Membership.Role.ADMIN)
+    page, _ = page_with_lines(TEXTS)
+
+    def no_decoding(*_args: object) -> None:
+        raise AssertionError("the web process decoded pixels")
+
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+    job = import_job_create(project=project, user=admin, files=[upload("scan.png", png(page))])
+
+    assert job.status == ImportJob.Status.QUEUED
+
+
+def test_one_request_may_not_declare_more_pixels_than_its_budget(media_root: Path, settings: Settings) -> None:
+    project = make_project()
+    client = admin_client(project)
+    settings.LINEPROOF_IMPORT_MAX_REQUEST_PIXELS = 1_000_000
+    files = [upload(f"p{n}.png", png_claiming_size(1000, 600)) for n in range(2)]
+    zipped = make_zip({f"p{n}.png": png_claiming_size(1000, 600) for n in range(2)})
+
+    loose = client.post(f"/api/projects/{project.pk}/imports", {"file": files}, format="multipart")
+    archive = client.post(
+        f"/api/projects/{project.pk}/imports", {"file": [upload("p.zip", zipped)]}, format="multipart"
+    )
+
+    for refused in (loose, archive):
+        assert refused.status_code == 400, refused.content
+        assert "1 million" in refused.json()["error"]["message"], refused.json()
+    assert not ImportJob.objects.exists()
+
+
+def test_a_job_stops_decoding_at_its_pixel_budget(media_root: Path, settings: Settings) -> None:
+    project = make_project()
+    pages = [page_with_lines(TEXTS[:n])[0] for n in (2, 3)]
+    settings.LINEPROOF_IMPORT_MAX_JOB_PIXELS = pages[0].size + 10
+
+    job = run(project, [upload("a.png", png(pages[0])), upload("b.png", png(pages[1]))])
+
+    assert unit_statuses(job)["a.png"] == ("imported", "")
+    status, reason = unit_statuses(job)["b.png"]
+    assert status == "failed"
+    assert "LINEPROOF_IMPORT_MAX_JOB_PIXELS" in reason
+    assert job.report["pixels_decoded"] == pages[0].size
+
+
+def test_a_jpeg_beyond_the_page_limit_is_decoded_at_a_reduced_size(media_root: Path, settings: Settings) -> None:
+    project = make_project()
+    page, _ = page_with_lines(TEXTS)
+    page = cv2.resize(page, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    ok, jpeg = cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    settings.LINEPROOF_IMPORT_MAX_PAGE_PIXELS = page.size // 3
+
+    job = run(project, [upload("scan.jpg", jpeg.tobytes())])
+
+    assert job.status == ImportJob.Status.SUCCEEDED, job.error
+    assert unit_statuses(job)["scan.jpg"] == ("imported", ""), job.report
+    stored = Page.objects.get(document__project=project)
+    assert (stored.height, stored.width) == (page.shape[0] // 2, page.shape[1] // 2)
+    assert job.report["pixels_decoded"] == stored.height * stored.width
+    assert Line.objects.filter(page=stored).count() == len(TEXTS)
+
+
+@pytest.fixture
+def migrator() -> Iterator[MigrationExecutor]:
+    """Migrations run by the test; afterwards the database is migrated to the
+    latest state again (every leaf, should other branches have added theirs)."""
+    executor = MigrationExecutor(connection)
+    yield executor
+    latest = MigrationExecutor(connection)
+    latest.migrate(latest.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_merges_twin_documents_before_their_name_becomes_unique(migrator: MigrationExecutor) -> None:
+    before, after = [("annotator", "0008_base_models")], [("annotator", "0009_import_content")]
+    migrator.migrate(before)
+    old = migrator.loader.project_state(before).apps
+    project = old.get_model("annotator", "Project").objects.create(name="twins")
+    twins = [old.get_model("annotator", "Document").objects.create(project=project, name="page.png") for _ in "ab"]
+    for n, twin in enumerate(twins):
+        page = old.get_model("annotator", "Page").objects.create(
+            document=twin, number=1, image=f"p{n}.png", width=10, height=10
+        )
+        old.get_model("annotator", "Line").objects.create(
+            project=project, document=twin, page=page, key=f"k{n}", crop="c.png", width=1, height=1, sample_key=0.5
+        )
+
+    MigrationExecutor(connection).migrate(after)
+
+    document = Document.objects.get(project_id=project.pk)
+    assert document.pk == twins[0].pk
+    assert list(document.pages.order_by("number").values_list("image", "number")) == [("p0.png", 1), ("p1.png", 2)]
+    assert set(Line.objects.filter(document=document).values_list("key", "page__number")) == {("k0", 1), ("k1", 2)}

@@ -8,13 +8,16 @@ import zipfile
 import cv2
 import numpy as np
 import pytest
+from django.utils import timezone
 from playwright.sync_api import BrowserContext, FilePayload, Page, expect
 from pytest_django import Settings
 from pytest_django.live_server_helper import LiveServer
 
 from annotator.jobs.imports import import_job_run
-from annotator.models import ImportJob, Line, Membership, TrainingRun
+from annotator.models import Document, ImportJob, Line, Membership, TrainingRun
+from annotator.services import import_job_create
 from recognition.synthetic import render_line
+from tests.annotator.test_imports import page_with_lines, png, upload
 from tests.frontend.conftest import TABLET, log_in, screenshot
 from tests.frontend.ui_world import PASSWORD, TEXTS, labeling_world, member
 
@@ -104,6 +107,44 @@ def test_import_uploads_with_progress_and_reports_rejections(
     expect(page.locator(".report")).to_contain_text("Refused")
     assert ImportJob.objects.filter(project=world.project).count() == 1
     screenshot(page, "import-refused")
+
+
+def test_import_reports_a_skipped_name_offers_a_new_version_and_shows_an_import_waiting_for_a_worker(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    world = labeling_world(texts=TEXTS[:1])
+    admin = member(world, Membership.Role.ADMIN, name="ada")
+    first, _ = page_with_lines(TEXTS[:2])
+    second, _ = page_with_lines(TEXTS[2:])
+    import_job_run(job=import_job_create(project=world.project, user=admin, files=[upload("page.png", png(first))]))
+    waiting = ImportJob.objects.create(project=world.project, unsent_since=timezone.now())
+    log_in(context, live_server, admin)
+    page.goto(f"/projects/{world.project.pk}/import")
+    expect(page.locator("main table").last).to_contain_text(f"#{waiting.pk}")
+    expect(page.locator("main table").last.locator("tr", has_text=f"#{waiting.pk}")).to_contain_text(
+        "waiting for a worker"
+    )
+
+    same_name: FilePayload = {"name": "page.png", "mimeType": "image/png", "buffer": png(second)}
+    page.locator("#import-files").set_input_files([same_name])
+    page.get_by_role("button", name="Upload and import").click()
+    expect(page.locator("main")).to_contain_text("Import queued")
+    import_job_run(job=ImportJob.objects.filter(project=world.project).latest("id"))
+    report = page.locator(".report")
+    expect(report).to_contain_text("succeeded", timeout=8000)
+    expect(report.locator("tbody tr")).to_have_count(1)
+    expect(report.locator("tbody tr")).to_contain_text("skipped")
+    expect(report.locator("tbody tr")).to_contain_text("new version")
+    screenshot(page, "import-skipped")
+
+    report.get_by_role("button", name="Import them as new versions").click()
+    expect(page.locator("#import-new-versions")).to_be_checked()
+    expect(page.locator("main")).to_contain_text("Import queued")
+    newest = ImportJob.objects.filter(project=world.project).latest("id")
+    assert newest.new_versions
+    import_job_run(job=newest)
+    expect(page.locator(".report")).to_contain_text("Nothing was skipped or rejected", timeout=8000)
+    assert Document.objects.filter(project=world.project, name="page (2).png").exists()
 
 
 def test_labelers_cannot_open_the_import_page(page: Page, context: BrowserContext, live_server: LiveServer) -> None:

@@ -27,6 +27,7 @@ from recognition.pages import (
     estimate_skew,
     load_page_image,
     page_to_lines,
+    read_page_header,
     segment_lines,
 )
 from recognition.synthetic import random_text, render_line
@@ -388,3 +389,58 @@ def test_real_handwritten_lines_stacked_into_a_page_are_found_one_by_one() -> No
     found = segment_lines(page)
 
     _assert_matches(found, truth)
+
+
+# --- headers, multi-page TIFF, reduced JPEG ---------------------------------------------
+
+
+def test_read_page_header_lists_every_tiff_page_without_decoding_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    pages = [Image.new("L", (300 + 10 * n, 200), 255) for n in range(3)]
+    buffer = io.BytesIO()
+    pages[0].save(buffer, format="TIFF", save_all=True, append_images=pages[1:])
+    bomb = png_claiming_size(12_000, 12_000)
+
+    def no_decoding(*_args: object) -> None:
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+    header = read_page_header(buffer.getvalue())
+
+    assert (header.format, header.sizes) == ("TIFF", [(300, 200), (310, 200), (320, 200)])
+    assert header.pixels == 200 * (300 + 310 + 320)
+    with pytest.raises(ImageError, match="more than 2 pages"):
+        read_page_header(buffer.getvalue(), max_pages=2)
+    with pytest.raises(ImageError, match="12000x12000 pixels, beyond the page limit"):
+        read_page_header(bomb, limits=PageLimits(max_pixels=100_000_000))
+
+
+def test_load_page_image_decodes_each_tiff_page() -> None:
+    pages = [np.full((50, 80), 40 * n, np.uint8) for n in range(1, 4)]
+    buffer = io.BytesIO()
+    images = [Image.fromarray(page) for page in pages]
+    images[0].save(buffer, format="TIFF", save_all=True, append_images=images[1:])
+
+    decoded = [load_page_image(buffer.getvalue(), frame=n) for n in range(3)]
+
+    assert [int(page.mean()) for page in decoded] == [40, 80, 120]
+    with pytest.raises(ImageError, match="no page 4"):
+        load_page_image(buffer.getvalue(), frame=3)
+
+
+def test_a_jpeg_beyond_the_pixel_limit_is_decoded_at_the_reduction_that_fits() -> None:
+    ok, jpeg = cv2.imencode(".jpg", np.full((800, 1200), 200, np.uint8))
+    assert ok
+    limits = PageLimits(max_pixels=800 * 1200 // 10)
+
+    gray = load_page_image(jpeg.tobytes(), limits=limits)
+
+    assert gray.shape == (200, 300), "1/4 is the first reduction within a tenth of the pixels"
+    assert read_page_header(jpeg.tobytes(), limits=limits).sizes == [(300, 200)]
+    with pytest.raises(ImageError, match="beyond the page limit"):
+        load_page_image(png_of(np.full((800, 1200), 200, np.uint8)), limits=limits)
+
+
+def png_of(image: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".png", image)
+    assert ok
+    return encoded.tobytes()

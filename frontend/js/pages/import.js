@@ -1,6 +1,8 @@
 // Import (project admins): upload page images, PAGE/ALTO zips or line folders
-// with an upload progress bar, follow the import job, then a report of what
-// was created and what was rejected and why.
+// with an upload progress bar, follow the import job (or say it waits for a
+// worker while the task queue is down), then a report of what was created and
+// of every file skipped or rejected, and why; files skipped because their name
+// was used before can be imported again at once as new versions.
 
 import {ApiError, api, poll} from '../api.js';
 import {formatDate, h, percent, progressBar, replace, showError} from '../dom.js';
@@ -9,14 +11,27 @@ import {isAdmin} from '../roles.js';
 const POLL_MS = 1000;
 const DONE = new Set(['succeeded', 'failed']);
 
-function report(job) {
+const WAITING = 'waiting for a worker';
+
+function statusText(job) {
+  return job.waiting_for_worker ? WAITING : job.status;
+}
+
+function unitsNotImported(r) {
+  if (r.units) return r.units.filter((unit) => unit.status !== 'imported');
+  // Reports written before units were listed: rejected files only.
+  return (r.rejected || []).map((item) => ({...item, status: 'failed'}));
+}
+
+function report(job, {onNewVersions} = {}) {
   const r = job.report || {};
-  const rejected = r.rejected || [];
+  const notImported = unitsNotImported(r);
+  const skipped = notImported.filter((unit) => unit.status === 'skipped').length;
   const warnings = r.warnings || [];
   return h(
     'section',
     {class: 'card report', 'aria-labelledby': `report-${job.id}`},
-    h('h2', {id: `report-${job.id}`}, `Import #${job.id}: `, h('span', {class: `badge ${job.status}`}, job.status)),
+    h('h2', {id: `report-${job.id}`}, `Import #${job.id}: `, h('span', {class: `badge ${job.status}`}, statusText(job))),
     job.error ? h('p', {class: 'error'}, job.error) : null,
     h(
       'dl',
@@ -24,19 +39,28 @@ function report(job) {
       h('dt', {}, 'Pages created'), h('dd', {}, String(r.pages_created ?? 0)),
       h('dt', {}, 'Lines created'), h('dd', {}, String(r.lines_created ?? 0)),
       h('dt', {}, 'with a transcription'), h('dd', {}, String(r.lines_with_text ?? 0)),
-      r.skipped_existing ? [h('dt', {}, 'Already there (skipped)'), h('dd', {}, String(r.skipped_existing))] : null,
+      skipped ? [h('dt', {}, 'Skipped'), h('dd', {}, String(skipped))] : null,
+      notImported.length - skipped ? [h('dt', {}, 'Failed'), h('dd', {}, String(notImported.length - skipped))] : null,
     ),
-    rejected.length
+    notImported.length
       ? [
-          h('h3', {}, `Rejected (${rejected.length})`),
+          h('h3', {}, `Not imported (${notImported.length})`),
           h(
             'table',
-            {},
-            h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'File'), h('th', {scope: 'col'}, 'Why'))),
-            h('tbody', {}, rejected.map((item) => h('tr', {}, h('td', {}, item.name), h('td', {}, item.reason)))),
+            {class: 'not-imported'},
+            h('thead', {}, h('tr', {}, ['File', 'Outcome', 'Why'].map((t) => h('th', {scope: 'col'}, t)))),
+            h('tbody', {}, notImported.map((unit) => h('tr', {},
+              h('td', {}, unit.name),
+              h('td', {}, h('span', {class: `badge ${unit.status === 'failed' ? 'failed' : 'queued'}`}, unit.status)),
+              h('td', {}, unit.reason)))),
           ),
         ]
-      : h('p', {class: 'ok'}, 'Nothing was rejected.'),
+      : h('p', {class: 'ok'}, 'Nothing was skipped or rejected.'),
+    r.new_version_offered && onNewVersions
+      ? h('p', {},
+          'Some files were skipped because an earlier import used their name for other content. ',
+          h('button', {type: 'button', class: 'new-versions', onclick: onNewVersions}, 'Import them as new versions'))
+      : null,
     warnings.length ? [h('h3', {}, 'Warnings'), h('ul', {}, warnings.map((w) => h('li', {}, w)))] : null,
   );
 }
@@ -54,6 +78,7 @@ export async function render(main, {project, vocabulary}) {
     {id: 'import-kind', name: 'kind'},
     vocabulary.import_kinds.map(({name, description}) => h('option', {value: name}, description)),
   );
+  const newVersions = h('input', {id: 'import-new-versions', type: 'checkbox', name: 'new_versions'});
   const button = h('button', {type: 'submit', class: 'primary'}, 'Upload and import');
   const uploadBar = progressBar('Upload');
   const jobBar = progressBar('Import');
@@ -73,6 +98,9 @@ export async function render(main, {project, vocabulary}) {
         + 'unsafe file is refused and nothing is saved.')),
     h('label', {for: 'import-kind'}, 'What the files are'),
     kind,
+    h('label', {class: 'check', for: 'import-new-versions'}, newVersions,
+      'Import files whose name an earlier import used, with other content, as new versions (page (2).png). '
+      + 'Content imported before is skipped either way.'),
     h('div', {}, button),
     progressBox,
   );
@@ -84,11 +112,12 @@ export async function render(main, {project, vocabulary}) {
         recent,
         jobs.length
           ? h('table', {},
-              h('thead', {}, h('tr', {}, ['Import', 'Kind', 'Status', 'Lines', 'Rejected', 'Started'].map((t) => h('th', {scope: 'col'}, t)))),
+              h('thead', {}, h('tr', {}, ['Import', 'Kind', 'Status', 'Lines', 'Skipped', 'Rejected', 'Started'].map((t) => h('th', {scope: 'col'}, t)))),
               h('tbody', {}, jobs.slice(0, 10).map((job) => h('tr', {},
                 h('td', {}, `#${job.id}`), h('td', {}, job.kind),
-                h('td', {}, h('span', {class: `badge ${job.status}`}, job.status)),
+                h('td', {}, h('span', {class: `badge ${job.status}`}, statusText(job))),
                 h('td', {class: 'num'}, String(job.report?.lines_created ?? 0)),
+                h('td', {class: 'num'}, String(job.report?.skipped_existing ?? 0)),
                 h('td', {class: 'num'}, String(job.report?.rejected?.length ?? 0)),
                 h('td', {}, formatDate(job.created_at))))))
           : h('p', {class: 'muted'}, 'No imports yet.'),
@@ -100,8 +129,13 @@ export async function render(main, {project, vocabulary}) {
 
   function show(job) {
     const {done = 0, total = 0} = job.progress || {};
-    jobBar.set(total ? done / total : 0, total ? `${done} of ${total}` : job.status);
-    progressText.textContent = total ? `Importing: ${done} of ${total} (${percent(done / total, 0)})` : `Import ${job.status}…`;
+    jobBar.set(total ? done / total : 0, total ? `${done} of ${total}` : statusText(job));
+    if (job.waiting_for_worker) {
+      progressText.textContent = 'Import waiting for a worker: the task queue cannot be reached right now. '
+        + 'The files are kept, and the import starts by itself once it is back.';
+    } else {
+      progressText.textContent = total ? `Importing: ${done} of ${total} (${percent(done / total, 0)})` : `Import ${job.status}…`;
+    }
   }
 
   async function follow(job) {
@@ -118,7 +152,10 @@ export async function render(main, {project, vocabulary}) {
     }
     jobBar.set(1, job.status);
     progressText.textContent = `Import ${job.status}.`;
-    replace(result, report(job));
+    replace(result, report(job, {onNewVersions: () => {
+      newVersions.checked = true;
+      form.requestSubmit();  // the same files, still chosen, with the option
+    }}));
     loadRecent();
   }
 
@@ -128,6 +165,7 @@ export async function render(main, {project, vocabulary}) {
     const data = new FormData();
     for (const file of files.files) data.append('file', file);
     data.append('kind', kind.value);
+    data.append('new_versions', newVersions.checked ? 'true' : 'false');
     button.disabled = true;
     progressBox.hidden = false;
     uploadBar.set(0);
