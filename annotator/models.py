@@ -280,6 +280,11 @@ class ModelVersion(models.Model):
     accept_threshold = models.FloatField(null=True, blank=True)
     accept_coverage = models.FloatField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.TRAINING)
+    # Set when a re-scoring of the unverified lines under this version is
+    # requested (services.model_version_rescore_request), cleared when a worker
+    # fans it out (jobs.scoring.predictions_refresh): one still set a while
+    # later lost its message, and the recovery check sends it again.
+    rescore_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

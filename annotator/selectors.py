@@ -359,6 +359,12 @@ def project_training_latest(*, project: Project) -> TrainingRun | None:
     return training_run_list(project=project).first()
 
 
+def training_run_in_flight(*, project: Project | int) -> TrainingRun | None:
+    """The project's queued or running run (there is at most one)."""
+    in_flight = (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)
+    return TrainingRun.objects.filter(project=project, status__in=in_flight).first()
+
+
 def project_alphabet(*, project: Project, texts_at_most: int = 5000) -> str:
     """The characters the project uses, sorted: the active model's alphabet and
     those in verified texts (the most recent ``texts_at_most`` of them, so the

@@ -198,7 +198,13 @@ CELERY_BEAT_SCHEDULE = {
     "training-schedule-check": {
         "task": "annotator.tasks.training_schedule_check",
         "schedule": float(envint("LINEPROOF_SCHEDULE_CHECK_SECONDS", "300")),
-    }
+    },
+    # Cheap and frequent: jobs whose worker died (stale heartbeat) and job rows
+    # whose message never reached a worker (jobs.recovery.jobs_recover).
+    "jobs-recover": {
+        "task": "annotator.tasks.jobs_recover",
+        "schedule": float(envint("LINEPROOF_RECOVER_CHECK_SECONDS", "30")),
+    },
 }
 
 # A new project starts from this shipped base model (recognition/base/models/<name>.pt):
@@ -217,9 +223,18 @@ LINEPROOF_TRAIN_THREADS = envint("LINEPROOF_TRAIN_THREADS", "0") or None
 LINEPROOF_TRAIN_CONFIG: dict[str, Any] = json.loads(os.environ.get("LINEPROOF_TRAIN_CONFIG", "{}"))
 LINEPROOF_TRAIN_MIN_TRAIN_LINES = envint("LINEPROOF_TRAIN_MIN_TRAIN_LINES", "20")
 LINEPROOF_TRAIN_MIN_EVAL_LINES = envint("LINEPROOF_TRAIN_MIN_EVAL_LINES", "5")
-# A running run whose heartbeat is older than this is taken for dead (its worker
-# was killed): it is marked failed and retried, at most LINEPROOF_TRAIN_MAX_ATTEMPTS times.
-LINEPROOF_TRAIN_STALE_SECONDS = float(os.environ.get("LINEPROOF_TRAIN_STALE_SECONDS", "600"))
+# Running jobs (training runs, imports) write a heartbeat every
+# LINEPROOF_HEARTBEAT_SECONDS from a thread of their own, whatever phase they are
+# in. A running run whose heartbeat is older than LINEPROOF_TRAIN_STALE_SECONDS is
+# taken for dead (its worker was killed): it is marked failed and retried, at
+# most LINEPROOF_TRAIN_MAX_ATTEMPTS times.
+LINEPROOF_HEARTBEAT_SECONDS = float(os.environ.get("LINEPROOF_HEARTBEAT_SECONDS", "5"))
+LINEPROOF_TRAIN_STALE_SECONDS = float(os.environ.get("LINEPROOF_TRAIN_STALE_SECONDS", "60"))
+# A job row (training run, import, export, re-scoring request) still queued this
+# long after it was created or requested lost its message (the broker was down
+# when it was sent): the recovery check sends it again. Claims make a duplicate
+# a no-op.
+LINEPROOF_JOB_UNSENT_SECONDS = float(os.environ.get("LINEPROOF_JOB_UNSENT_SECONDS", "60"))
 LINEPROOF_TRAIN_MAX_ATTEMPTS = envint("LINEPROOF_TRAIN_MAX_ATTEMPTS", "3")
 # After a failed run, the threshold trigger waits this long before trying again
 # (a failing run would otherwise be restarted by every submit).
@@ -228,12 +243,12 @@ LINEPROOF_TRAIN_FAILURE_BACKOFF_SECONDS = float(os.environ.get("LINEPROOF_TRAIN_
 LINEPROOF_RESCORE_BATCH_SIZE = envint("LINEPROOF_RESCORE_BATCH_SIZE", "256")
 LINEPROOF_INFER_THREADS = envint("LINEPROOF_INFER_THREADS", "0") or None
 # Imports: one upload's size, and what a zip may unpack to (members, bytes);
-# checked before anything is stored. An import job running this long without
-# progress lost its worker and may be claimed again.
+# checked before anything is stored. An import job without a heartbeat this
+# long lost its worker and may be claimed again.
 LINEPROOF_IMPORT_MAX_UPLOAD_BYTES = envint("LINEPROOF_IMPORT_MAX_UPLOAD_BYTES", str(512 * 2**20))
 LINEPROOF_IMPORT_MAX_MEMBERS = envint("LINEPROOF_IMPORT_MAX_MEMBERS", "50000")
 LINEPROOF_IMPORT_MAX_UNPACKED_BYTES = envint("LINEPROOF_IMPORT_MAX_UNPACKED_BYTES", str(4 * 2**30))
-LINEPROOF_IMPORT_STALE_SECONDS = envint("LINEPROOF_IMPORT_STALE_SECONDS", "900")
+LINEPROOF_IMPORT_STALE_SECONDS = envint("LINEPROOF_IMPORT_STALE_SECONDS", "60")
 # Local copies of stored files the recognizer reads by path (annotator/storage.py)
 # when media live on remote storage.
 LINEPROOF_CACHE_DIR = Path(os.environ.get("LINEPROOF_CACHE_DIR", VAR_DIR / "cache"))

@@ -32,6 +32,7 @@ from annotator.services.schedules import training_schedule_set
 from annotator.services.training import (
     TrainingError,
     model_version_promote,
+    model_version_rescore_request,
     training_run_cancel,
     training_run_request,
     training_run_request_if_due,
@@ -58,6 +59,7 @@ __all__ = [
     "line_sample_key",
     "model_version_base_create",
     "model_version_promote",
+    "model_version_rescore_request",
     "project_create",
     "project_settings_update",
     "training_run_cancel",

@@ -5,7 +5,7 @@ guarantees are the database's, so a run without it proves nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from pytest_django import DjangoCaptureOnCommitCallbacks, DjangoDbBlocker, Setti
 import annotator.tasks  # noqa: F401  registers the tasks run_enqueued runs
 from annotator import enqueue
 from annotator.celery import app as celery_app
-from tests.annotator.factories import tiny_config
+from tests.annotator.factories import Broker, tiny_config
 
 
 @pytest.fixture(scope="session")
@@ -100,3 +100,11 @@ def run_enqueued(
         return done
 
     return run
+
+
+@pytest.fixture
+def broker(enqueued: Enqueued, monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
+    """Control of the broker (``Broker``): up, with sends recorded, until ``down()``."""
+    broker = Broker(monkeypatch)
+    yield broker
+    broker.closed.close()
