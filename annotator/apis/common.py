@@ -1,17 +1,28 @@
-"""What every API module shares: the error shape and handler, the line payload
-and an image renderer.
+"""What every API module shares: the error shape, the handler and middleware
+that give every /api/ error that shape, the bounded JSON parser, the line
+payload and an image renderer.
 
-Errors always have the shape ``{"error": {"code", "message", "fields"}}``.
+Errors always have the shape ``{"error": {"code", "message", "fields"}}``:
+DRF's and the services' through ``exception_handler``, and whatever Django
+answers before or around a view (no such URL, an upload over Django's limits, a
+500) through ``ApiErrorMiddleware``.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
+from django.db import DataError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
-from rest_framework import exceptions, serializers
+from rest_framework import exceptions, parsers, serializers
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +31,65 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from annotator.errors import ApplicationError
 from annotator.models import Line
 from annotator.selectors import line_draft, line_prediction
+
+logger = logging.getLogger(__name__)
+
+# The largest number the database stores in an id or an offset (bigint).
+MAX_INTEGER = 2**63 - 1
+# What a JSON body may be: no request of this API comes near either.
+MAX_JSON_DEPTH = 32
+MAX_JSON_BYTES = 2 * 2**20
+# PostgreSQL's numeric_value_out_of_range: a number from the request that no column holds.
+_OUT_OF_RANGE = "22003"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = 413
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
+def json_depth(value: Any) -> int:
+    """How deeply ``value`` nests lists and objects (a scalar: 0), without recursion."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser within bounds (the API's only JSON parser,
+    settings.REST_FRAMEWORK): a body over MAX_JSON_BYTES is a 413, one nested
+    deeper than MAX_JSON_DEPTH (which would exhaust the parser's recursion) a 400."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        raw = stream.read(MAX_JSON_BYTES + 1) if stream is not None else b""
+        if len(raw) > MAX_JSON_BYTES:
+            raise PayloadTooLarge(f"The JSON body is larger than {MAX_JSON_BYTES // 2**20} MiB.")
+        try:
+            data = json.loads(codecs.decode(raw, encoding), parse_constant=_refuse_constant)
+        except RecursionError as error:
+            raise exceptions.ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.") from error
+        except ValueError as error:
+            raise exceptions.ParseError(f"JSON parse error - {error}") from error
+        if json_depth(data) > MAX_JSON_DEPTH:
+            raise exceptions.ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.")
+        return data
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def error_body(code: str, message: str, fields: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The one error shape."""
+    return {"error": {"code": code, "message": message, "fields": dict(fields or {})}}
 
 
 def _flatten(errors: Any) -> list[str]:
@@ -30,11 +100,33 @@ def _flatten(errors: Any) -> list[str]:
     return [str(errors)]
 
 
+def _request_error(exc: Exception) -> tuple[int, str, str] | None:
+    """(status, code, message) for what Django refuses while reading a request
+    and a number from one that the database cannot hold; None for the rest."""
+    if isinstance(exc, RequestDataTooBig):
+        return 413, "too_large", "The request body is too large."
+    if isinstance(exc, TooManyFilesSent):
+        return 400, "invalid", f"Too many files in one request: at most {settings.DATA_UPLOAD_MAX_NUMBER_FILES}."
+    if isinstance(exc, TooManyFieldsSent):
+        return 400, "invalid", f"Too many fields in one request: at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}."
+    if isinstance(exc, SuspiciousOperation):
+        return 400, "invalid", "The request was refused as malformed."
+    if isinstance(exc, DataError) and getattr(exc.__cause__, "sqlstate", None) == _OUT_OF_RANGE:
+        return 400, "invalid", "A number in the request is out of range."
+    return None
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Service errors and DRF's own, in one shape a client can show as is."""
     if isinstance(exc, ApplicationError):
-        body = {"error": {"code": exc.code, "message": exc.message, "fields": exc.fields}}
-        return Response(body, status=exc.status_code)
+        refusal = Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+        if exc.retry_after is not None:
+            refusal["Retry-After"] = str(exc.retry_after)
+        return refusal
+    refused = _request_error(exc)
+    if refused is not None:
+        status, code, message = refused
+        return Response(error_body(code, message), status=status)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -46,6 +138,49 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = exc.default_code if isinstance(exc, exceptions.APIException) else "error"
         response.data = {"error": {"code": code, "message": str(detail), "fields": {}}}
     return response
+
+
+# For an error Django answered itself (no view, or an exception no view handled).
+_CODES = {
+    400: ("invalid", "Bad request."),
+    403: ("permission_denied", "Forbidden."),
+    404: ("not_found", "Not found: no such API endpoint or object."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    413: ("too_large", "The request body is too large."),
+    500: ("error", "Internal server error; it was logged."),
+}
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+def _has_error_shape(response: HttpResponse) -> bool:
+    if response.streaming:
+        return False
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("error"), dict)
+
+
+class ApiErrorMiddleware:
+    """Every error under /api/ is JSON in the one shape, including those no
+    view answered: the URL resolver's 404 (``/api/lines/-1/submit``), a 400
+    for an upload over Django's limits, Django's 500 page, a 405."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not request.path.startswith("/api/") or response.status_code < 400 or _has_error_shape(response):
+            return response
+        status = response.status_code
+        code, message = _CODES.get(status, ("error", response.reason_phrase or "Error."))
+        shaped = JsonResponse(error_body(code, message), status=status)
+        for header in _KEPT_HEADERS:
+            if header in response:
+                shaped[header] = response[header]
+        return shaped
 
 
 ErrorOutput = inline_serializer(

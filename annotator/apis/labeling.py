@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.apis.common import ERRORS, ImageRenderer, QueueOutput, TranscriptionOutput, line_payload
+from annotator.apis.common import ERRORS, MAX_INTEGER, ImageRenderer, QueueOutput, TranscriptionOutput, line_payload
 from annotator.line_context import line_context_png
 from annotator.models import TrainingRun
 from annotator.selectors import line_get, line_previous, project_get, training_run_in_flight
@@ -26,7 +26,7 @@ from recognition.images import ImageError
 
 class QueueNextInput(serializers.Serializer):
     exclude = serializers.ListField(
-        child=serializers.IntegerField(),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_INTEGER),
         required=False,
         default=list,
         help_text="The line you are showing: keep its lease and lease one more, to fetch it ahead.",
