@@ -251,6 +251,24 @@ LINEPROOF_IMPORT_MAX_UPLOAD_BYTES = envint("LINEPROOF_IMPORT_MAX_UPLOAD_BYTES", 
 LINEPROOF_IMPORT_MAX_MEMBERS = envint("LINEPROOF_IMPORT_MAX_MEMBERS", "50000")
 LINEPROOF_IMPORT_MAX_UNPACKED_BYTES = envint("LINEPROOF_IMPORT_MAX_UNPACKED_BYTES", str(4 * 2**30))
 LINEPROOF_IMPORT_STALE_SECONDS = envint("LINEPROOF_IMPORT_STALE_SECONDS", "60")
+# Logins: failed attempts allowed per account and per client address in a
+# window of LINEPROOF_LOGIN_THROTTLE_SECONDS (services.accounts), counted in the
+# cache. The client address is REMOTE_ADDR, or behind LINEPROOF_PROXY_COUNT
+# reverse proxies (one in production, docker/) the address the outermost one
+# put in X-Forwarded-For.
+LINEPROOF_LOGIN_MAX_FAILURES_PER_ACCOUNT = envint("LINEPROOF_LOGIN_MAX_FAILURES_PER_ACCOUNT", "5")
+LINEPROOF_LOGIN_MAX_FAILURES_PER_ADDRESS = envint("LINEPROOF_LOGIN_MAX_FAILURES_PER_ADDRESS", "20")
+LINEPROOF_LOGIN_THROTTLE_SECONDS = envint("LINEPROOF_LOGIN_THROTTLE_SECONDS", "300")
+LINEPROOF_PROXY_COUNT = envint("LINEPROOF_PROXY_COUNT", "0" if DEBUG else "1")
+# Shared counters (the login throttle): Redis when REDIS_URL is set, so every
+# web process sees the same counts; this process's memory otherwise (the demo).
+CACHES: dict[str, dict[str, Any]] = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "lineproof"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 # Local copies of stored files the recognizer reads by path (annotator/storage.py)
 # when media live on remote storage.
 LINEPROOF_CACHE_DIR = Path(os.environ.get("LINEPROOF_CACHE_DIR", VAR_DIR / "cache"))

@@ -1,7 +1,6 @@
 from django.contrib import admin
 from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from annotator import views
 from annotator.apis import accounts, exports, imports, labeling, projects, review, training, vocabulary
@@ -28,7 +27,7 @@ LINE = "api/lines/<id:line_id>"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/auth/token", obtain_auth_token, name="auth-token"),
+    path("api/auth/token", accounts.TokenApi.as_view(), name="auth-token"),
     # browser sessions (the UI)
     path("api/auth/login", accounts.LoginApi.as_view(), name="auth-login"),
     path("api/auth/logout", accounts.LogoutApi.as_view(), name="auth-logout"),

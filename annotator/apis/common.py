@@ -201,6 +201,7 @@ ERRORS = {
     403: OpenApiResponse(ErrorOutput, "Your role in the project does not allow this"),
     404: OpenApiResponse(ErrorOutput, "Not a member, or no such object"),
     409: OpenApiResponse(ErrorOutput, "The line is held or labeled by someone else"),
+    429: OpenApiResponse(ErrorOutput, "Too many attempts; the Retry-After header says when to try again"),
 }
 
 

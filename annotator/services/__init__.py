@@ -4,6 +4,7 @@ exports and training runs, cancelling and promoting. Torch-free, and nothing
 here imports ``annotator.tasks``: work for the workers is sent by task name
 (``annotator.enqueue``). What the workers run is ``annotator.jobs``."""
 
+from annotator.services.accounts import login_failure_record, login_success_record, login_throttle_check
 from annotator.services.exports import export_job_create
 from annotator.services.imports import import_job_create
 from annotator.services.labeling import (
@@ -57,6 +58,9 @@ __all__ = [
     "line_priority_refresh",
     "line_review",
     "line_sample_key",
+    "login_failure_record",
+    "login_success_record",
+    "login_throttle_check",
     "model_version_base_create",
     "model_version_promote",
     "model_version_rescore_request",

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import OperationalError, connection
 from pytest_django import DjangoCaptureOnCommitCallbacks, DjangoDbBlocker, Settings
 
@@ -40,6 +41,12 @@ def django_db_modify_db_settings(
             )
         finally:
             connection.close()
+
+
+@pytest.fixture(autouse=True)
+def cleared_cache() -> None:
+    """The cache (the login throttle's counters) starts empty in every test."""
+    cache.clear()
 
 
 @pytest.fixture
