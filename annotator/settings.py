@@ -343,7 +343,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": API_RENDERERS,
     # DRF's, with bounds on a body's size and nesting.
-    "DEFAULT_PARSER_CLASSES": ["annotator.apis.common.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["annotator.apis.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "annotator.apis.common.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -23,7 +23,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.apis.common import ERRORS, JSONParser
+from annotator.apis.common import ERRORS
+from annotator.apis.parsers import JSONParser
 from annotator.apis.projects import ProjectOutput
 from annotator.errors import InvalidInputError
 from annotator.permissions import AnyUser

@@ -1,6 +1,6 @@
 """What every API module shares: the error shape, the handler and middleware
-that give every /api/ error that shape, the bounded JSON parser, the line
-payload and an image renderer.
+that give every /api/ error that shape, the line payload and an image renderer
+(the bounded JSON parser is ``parsers``).
 
 Errors always have the shape ``{"error": {"code", "message", "fields"}}``:
 DRF's and the services' through ``exception_handler``, and whatever Django
@@ -10,7 +10,6 @@ answers before or around a view (no such URL, an upload over Django's limits, a
 
 from __future__ import annotations
 
-import codecs
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -22,7 +21,7 @@ from django.db import DataError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
-from rest_framework import exceptions, parsers, serializers
+from rest_framework import exceptions, serializers
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,55 +35,8 @@ logger = logging.getLogger(__name__)
 
 # The largest number the database stores in an id or an offset (bigint).
 MAX_INTEGER = 2**63 - 1
-# What a JSON body may be: no request of this API comes near either.
-MAX_JSON_DEPTH = 32
-MAX_JSON_BYTES = 2 * 2**20
 # PostgreSQL's numeric_value_out_of_range: a number from the request that no column holds.
 _OUT_OF_RANGE = "22003"
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = 413
-    default_detail = "The request body is too large."
-    default_code = "too_large"
-
-
-def json_depth(value: Any) -> int:
-    """How deeply ``value`` nests lists and objects (a scalar: 0), without recursion."""
-    deepest, pending = 0, [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, depth)
-        pending.extend((child, depth + 1) for child in children)
-    return deepest
-
-
-class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser within bounds (the API's only JSON parser,
-    settings.REST_FRAMEWORK): a body over MAX_JSON_BYTES is a 413, one nested
-    deeper than MAX_JSON_DEPTH (which would exhaust the parser's recursion) a 400."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
-        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
-        raw = stream.read(MAX_JSON_BYTES + 1) if stream is not None else b""
-        if len(raw) > MAX_JSON_BYTES:
-            raise PayloadTooLarge(f"The JSON body is larger than {MAX_JSON_BYTES // 2**20} MiB.")
-        try:
-            data = json.loads(codecs.decode(raw, encoding), parse_constant=_refuse_constant)
-        except RecursionError as error:
-            raise exceptions.ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.") from error
-        except ValueError as error:
-            raise exceptions.ParseError(f"JSON parse error - {error}") from error
-        if json_depth(data) > MAX_JSON_DEPTH:
-            raise exceptions.ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.")
-        return data
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def error_body(code: str, message: str, fields: Mapping[str, Any] | None = None) -> dict[str, Any]:

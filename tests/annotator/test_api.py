@@ -17,7 +17,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotator.apis import vocabulary
-from annotator.apis.common import MAX_JSON_BYTES
+from annotator.apis.parsers import MAX_JSON_BYTES
 from annotator.models import ExportJob, ImportJob, Line, Membership, ModelVersion, Project, TrainingRun, Transcription
 from annotator.selectors import REVIEW_KINDS
 from tests.annotator.factories import make_lines, make_member, make_project, score_lines
