@@ -98,6 +98,10 @@ class Project(models.Model):
     train_on_model_accepted = models.BooleanField(
         default=False, help_text="Also train on model-accepted lines (off: only on human-verified ones)."
     )
+    reviewers_can_export = models.BooleanField(
+        default=False,
+        help_text="Reviewers may export the project (texts, images and the model); admins always may.",
+    )
     model_accepted_weight = models.FloatField(
         default=0.5,
         validators=[MinValueValidator(0.01), MaxValueValidator(1.0)],

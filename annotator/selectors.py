@@ -25,7 +25,7 @@ from annotator.models import (
     TrainingRun,
     Transcription,
 )
-from annotator.permissions import AnyUser, user_pk
+from annotator.permissions import AnyUser, export_require, user_pk
 from recognition.base import base_names, base_path
 
 
@@ -319,14 +319,18 @@ def import_job_get(*, job_id: int, user: AnyUser) -> ImportJob:
     return job
 
 
-def export_job_list(*, project: Project) -> QuerySet[ExportJob]:
+def export_job_list(*, project: Project, user: AnyUser) -> QuerySet[ExportJob]:
+    """The project's exports, for a member who may export it (``permissions.export_require``)."""
+    export_require(project=project, user=user)
     return ExportJob.objects.filter(project=project).order_by("-created_at", "-id")
 
 
 def export_job_get(*, job_id: int, user: AnyUser) -> ExportJob:
+    """One export, for a member of its project who may export it."""
     job = ExportJob.objects.filter(pk=job_id, project__memberships__user_id=user_pk(user)).first()
     if job is None:
         raise NotFoundError("No such export.")
+    export_require(project=job.project_id, user=user)
     return job
 
 

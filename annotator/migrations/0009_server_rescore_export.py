@@ -14,4 +14,12 @@ class Migration(migrations.Migration):
             name="rescore_requested_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
+        migrations.AddField(
+            model_name="project",
+            name="reviewers_can_export",
+            field=models.BooleanField(
+                default=False,
+                help_text="Reviewers may export the project (texts, images and the model); admins always may.",
+            ),
+        ),
     ]

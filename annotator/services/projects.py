@@ -45,6 +45,7 @@ class ProjectSettings(TypedDict, total=False):
     train_on_model_accepted: bool
     model_accepted_weight: float
     base_model: str
+    reviewers_can_export: bool
 
 
 EDITABLE_SETTINGS: tuple[str, ...] = tuple(ProjectSettings.__annotations__)

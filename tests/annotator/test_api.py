@@ -90,7 +90,7 @@ def calls(project: Project, line: Line) -> list[tuple[str, str, str]]:
 
 
 def send(client: APIClient, method: str, url: str) -> Any:
-    body = {"text": "kew", "client_id": str(uuid.uuid4())}
+    body = {"text": "kew", "client_id": str(uuid.uuid4()), "format": "text"}
     return getattr(client, method)(url, body, format="json") if method in {"post", "put", "patch"} else client.get(url)
 
 
@@ -139,6 +139,52 @@ def test_anonymous_requests_are_refused(world: tuple[Project, Line, User]) -> No
         response = send(client, method, url)
         assert response.status_code in {401, 403}, f"{method.upper()} {url} -> {response.status_code}"
         assert response.json()["error"]["code"] == "not_authenticated"
+
+
+EXPORT_ROUTES = {"export-list", "export-detail", "export-download"}
+
+
+@pytest.mark.parametrize(
+    ("role", "granted", "may_export"),
+    [
+        (Membership.Role.LABELER, True, False),
+        (Membership.Role.REVIEWER, False, False),
+        (Membership.Role.REVIEWER, True, True),
+        (Membership.Role.ADMIN, False, True),
+    ],
+)
+def test_exporting_is_for_admins_and_for_reviewers_where_the_project_grants_it(
+    world: tuple[Project, Line, User], media_root: Path, role: str, granted: bool, may_export: bool
+) -> None:
+    project, line, _member = world
+    Project.objects.filter(pk=project.pk).update(reviewers_can_export=granted)
+    (media_root / "exports").mkdir()
+    (media_root / "exports" / "x.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    client = as_user(make_member(project, role=role))
+    walked = [(name, method, url) for name, method, url in calls(project, line) if name in EXPORT_ROUTES]
+    assert {name for name, _method, _url in walked} == EXPORT_ROUTES
+
+    for _name, method, url in walked:
+        response = send(client, method, url)
+        what = f"{role} {method.upper()} {url} -> {response.status_code}"
+        if may_export:
+            assert response.status_code in {200, 202}, what
+        else:
+            assert response.status_code == 403, what
+            assert role in response.json()["error"]["message"]
+    assert ExportJob.objects.filter(requested_by__isnull=False).exists() == may_export
+    detail = client.get(reverse("project-detail", args=[project.pk])).json()
+    assert detail["can_export"] == may_export
+
+
+def test_admins_grant_export_to_reviewers_in_the_settings(world: tuple[Project, Line, User]) -> None:
+    project, _line, _member = world
+    admin = as_user(make_member(project, role=Membership.Role.ADMIN))
+    url = reverse("project-settings", args=[project.pk])
+    assert admin.get(url).json()["reviewers_can_export"] is False
+    response = admin.patch(url, {"reviewers_can_export": True}, format="json")
+    assert response.status_code == 200
+    assert Project.objects.get(pk=project.pk).reviewers_can_export
 
 
 def test_a_labeling_session(world: tuple[Project, Line, User]) -> None:
