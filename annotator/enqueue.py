@@ -6,8 +6,9 @@ the graph has no circle. Messages are sent when the transaction commits, so a
 worker never looks for a row that is not there yet.
 
 A broker that is down does not fail the write that enqueued: the row is stored,
-the send is logged, and the periodic ``training_schedule_check`` sends again
-every job row that no worker took (``jobs.recovery``). Claims are
+the send is logged, and the periodic ``jobs_recover`` (every 30 s) sends
+again every job row that no worker took within LINEPROOF_JOB_UNSENT_SECONDS
+(``jobs.recovery.jobs_unsent_resend``). Claims are
 compare-and-set, so a message sent twice runs once.
 """
 

@@ -10,10 +10,14 @@ class ApplicationError(Exception):
     status_code = 400
     code = "error"
 
-    def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self, message: str, *, fields: dict[str, list[str]] | None = None, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
+        # Seconds until the same request may succeed (the Retry-After header).
+        self.retry_after = retry_after
 
 
 class InvalidInputError(ApplicationError):
@@ -34,3 +38,8 @@ class NotFoundError(ApplicationError):
 class ConflictError(ApplicationError):
     status_code = 409
     code = "conflict"
+
+
+class ThrottledError(ApplicationError):
+    status_code = 429
+    code = "throttled"

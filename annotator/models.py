@@ -98,6 +98,10 @@ class Project(models.Model):
     train_on_model_accepted = models.BooleanField(
         default=False, help_text="Also train on model-accepted lines (off: only on human-verified ones)."
     )
+    reviewers_can_export = models.BooleanField(
+        default=False,
+        help_text="Reviewers may export the project (texts, images and the model); admins always may.",
+    )
     model_accepted_weight = models.FloatField(
         default=0.5,
         validators=[MinValueValidator(0.01), MaxValueValidator(1.0)],
@@ -292,6 +296,11 @@ class ModelVersion(models.Model):
     accept_threshold = models.FloatField(null=True, blank=True)
     accept_coverage = models.FloatField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.TRAINING)
+    # Set when a re-scoring of the unverified lines under this version is
+    # requested (services.model_version_rescore_request), cleared when a worker
+    # fans it out (jobs.scoring.predictions_refresh): one still set a while
+    # later lost its message, and the recovery check sends it again.
+    rescore_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

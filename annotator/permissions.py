@@ -14,6 +14,9 @@ AnyUser = AbstractBaseUser | AnonymousUser
 LABELING_ROLES = frozenset(Membership.Role)
 REVIEW_ROLES = frozenset({Membership.Role.REVIEWER, Membership.Role.ADMIN})
 ADMIN_ROLES = frozenset({Membership.Role.ADMIN})
+# Exporting (texts, images, the model) is the admins'; a project may grant it
+# to its reviewers (Project.reviewers_can_export). See export_roles.
+EXPORT_GRANTABLE_ROLES = frozenset({Membership.Role.REVIEWER})
 
 
 def user_pk(user: AnyUser) -> int:
@@ -37,3 +40,16 @@ def membership_require(*, project: Project | int, user: AnyUser, roles: frozense
     if membership.role not in roles:
         raise ForbiddenError(f"Your role in this project ({membership.role}) does not allow this.")
     return membership
+
+
+def export_roles(*, project: Project) -> frozenset[str]:
+    """The roles that may export ``project``: admins, and reviewers where the project grants it."""
+    return ADMIN_ROLES | (EXPORT_GRANTABLE_ROLES if project.reviewers_can_export else frozenset())
+
+
+def export_require(*, project: Project | int, user: AnyUser) -> Membership:
+    """The one check before anything of an export is made, listed, shown or
+    downloaded: a member whose role may export ``project`` (else 404 for
+    outsiders, 403 for members)."""
+    project = project if isinstance(project, Project) else Project.objects.get(pk=project)
+    return membership_require(project=project, user=user, roles=export_roles(project=project))

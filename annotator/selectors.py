@@ -25,7 +25,7 @@ from annotator.models import (
     TrainingRun,
     Transcription,
 )
-from annotator.permissions import AnyUser, user_pk
+from annotator.permissions import AnyUser, export_require, user_pk
 from recognition.base import base_names, base_path
 
 
@@ -319,14 +319,18 @@ def import_job_get(*, job_id: int, user: AnyUser) -> ImportJob:
     return job
 
 
-def export_job_list(*, project: Project) -> QuerySet[ExportJob]:
+def export_job_list(*, project: Project, user: AnyUser) -> QuerySet[ExportJob]:
+    """The project's exports, for a member who may export it (``permissions.export_require``)."""
+    export_require(project=project, user=user)
     return ExportJob.objects.filter(project=project).order_by("-created_at", "-id")
 
 
 def export_job_get(*, job_id: int, user: AnyUser) -> ExportJob:
+    """One export, for a member of its project who may export it."""
     job = ExportJob.objects.filter(pk=job_id, project__memberships__user_id=user_pk(user)).first()
     if job is None:
         raise NotFoundError("No such export.")
+    export_require(project=job.project_id, user=user)
     return job
 
 
@@ -357,6 +361,12 @@ def project_verified_today(*, project: Project, user: AnyUser) -> int:
 
 def project_training_latest(*, project: Project) -> TrainingRun | None:
     return training_run_list(project=project).first()
+
+
+def training_run_in_flight(*, project: Project | int) -> TrainingRun | None:
+    """The project's queued or running run (there is at most one)."""
+    in_flight = (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)
+    return TrainingRun.objects.filter(project=project, status__in=in_flight).first()
 
 
 def project_alphabet(*, project: Project, texts_at_most: int = 5000) -> str:

@@ -77,6 +77,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Every /api/ error in the API's one JSON shape, whoever answered it.
+    "annotator.apis.common.ApiErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -198,7 +200,13 @@ CELERY_BEAT_SCHEDULE = {
     "training-schedule-check": {
         "task": "annotator.tasks.training_schedule_check",
         "schedule": float(envint("LINEPROOF_SCHEDULE_CHECK_SECONDS", "300")),
-    }
+    },
+    # Cheap and frequent: jobs whose worker died (stale heartbeat) and job rows
+    # whose message never reached a worker (jobs.recovery.jobs_recover).
+    "jobs-recover": {
+        "task": "annotator.tasks.jobs_recover",
+        "schedule": float(envint("LINEPROOF_RECOVER_CHECK_SECONDS", "30")),
+    },
 }
 
 # A new project starts from this shipped base model (recognition/base/models/<name>.pt):
@@ -217,9 +225,18 @@ LINEPROOF_TRAIN_THREADS = envint("LINEPROOF_TRAIN_THREADS", "0") or None
 LINEPROOF_TRAIN_CONFIG: dict[str, Any] = json.loads(os.environ.get("LINEPROOF_TRAIN_CONFIG", "{}"))
 LINEPROOF_TRAIN_MIN_TRAIN_LINES = envint("LINEPROOF_TRAIN_MIN_TRAIN_LINES", "20")
 LINEPROOF_TRAIN_MIN_EVAL_LINES = envint("LINEPROOF_TRAIN_MIN_EVAL_LINES", "5")
-# A running run whose heartbeat is older than this is taken for dead (its worker
-# was killed): it is marked failed and retried, at most LINEPROOF_TRAIN_MAX_ATTEMPTS times.
-LINEPROOF_TRAIN_STALE_SECONDS = float(os.environ.get("LINEPROOF_TRAIN_STALE_SECONDS", "600"))
+# Running jobs (training runs, imports) write a heartbeat every
+# LINEPROOF_HEARTBEAT_SECONDS from a thread of their own, whatever phase they are
+# in. A running run whose heartbeat is older than LINEPROOF_TRAIN_STALE_SECONDS is
+# taken for dead (its worker was killed): it is marked failed and retried, at
+# most LINEPROOF_TRAIN_MAX_ATTEMPTS times.
+LINEPROOF_HEARTBEAT_SECONDS = float(os.environ.get("LINEPROOF_HEARTBEAT_SECONDS", "5"))
+LINEPROOF_TRAIN_STALE_SECONDS = float(os.environ.get("LINEPROOF_TRAIN_STALE_SECONDS", "60"))
+# A job row (training run, import, export, re-scoring request) still queued this
+# long after it was created or requested lost its message (the broker was down
+# when it was sent): the recovery check sends it again. Claims make a duplicate
+# a no-op.
+LINEPROOF_JOB_UNSENT_SECONDS = float(os.environ.get("LINEPROOF_JOB_UNSENT_SECONDS", "60"))
 LINEPROOF_TRAIN_MAX_ATTEMPTS = envint("LINEPROOF_TRAIN_MAX_ATTEMPTS", "3")
 # After a failed run, the threshold trigger waits this long before trying again
 # (a failing run would otherwise be restarted by every submit).
@@ -228,12 +245,12 @@ LINEPROOF_TRAIN_FAILURE_BACKOFF_SECONDS = float(os.environ.get("LINEPROOF_TRAIN_
 LINEPROOF_RESCORE_BATCH_SIZE = envint("LINEPROOF_RESCORE_BATCH_SIZE", "256")
 LINEPROOF_INFER_THREADS = envint("LINEPROOF_INFER_THREADS", "0") or None
 # Imports: one upload's size, and what a zip may unpack to (members, bytes);
-# checked before anything is stored. An import job running this long without
-# progress lost its worker and may be claimed again.
+# checked before anything is stored. An import job without a heartbeat this
+# long lost its worker and may be claimed again.
 LINEPROOF_IMPORT_MAX_UPLOAD_BYTES = envint("LINEPROOF_IMPORT_MAX_UPLOAD_BYTES", str(512 * 2**20))
 LINEPROOF_IMPORT_MAX_MEMBERS = envint("LINEPROOF_IMPORT_MAX_MEMBERS", "50000")
 LINEPROOF_IMPORT_MAX_UNPACKED_BYTES = envint("LINEPROOF_IMPORT_MAX_UNPACKED_BYTES", str(4 * 2**30))
-LINEPROOF_IMPORT_STALE_SECONDS = envint("LINEPROOF_IMPORT_STALE_SECONDS", "900")
+LINEPROOF_IMPORT_STALE_SECONDS = envint("LINEPROOF_IMPORT_STALE_SECONDS", "60")
 # Decoded pixels, the real cost of an image (a 20 KB PNG may declare 12000 x 12000):
 # one page (a 600 dpi A3 scan is 70 M; a JPEG beyond it is decoded at 1/2, 1/4 or
 # 1/8 size instead), all the images of one upload request (checked in the web
@@ -243,6 +260,24 @@ LINEPROOF_IMPORT_MAX_REQUEST_PIXELS = envint("LINEPROOF_IMPORT_MAX_REQUEST_PIXEL
 LINEPROOF_IMPORT_MAX_JOB_PIXELS = envint("LINEPROOF_IMPORT_MAX_JOB_PIXELS", "3000000000")
 # Pages of one multi-page TIFF.
 LINEPROOF_IMPORT_MAX_FILE_PAGES = envint("LINEPROOF_IMPORT_MAX_FILE_PAGES", "1000")
+# Logins: failed attempts allowed per account and per client address in a
+# window of LINEPROOF_LOGIN_THROTTLE_SECONDS (services.accounts), counted in the
+# cache. The client address is REMOTE_ADDR, or behind LINEPROOF_PROXY_COUNT
+# reverse proxies (one in production, docker/) the address the outermost one
+# put in X-Forwarded-For.
+LINEPROOF_LOGIN_MAX_FAILURES_PER_ACCOUNT = envint("LINEPROOF_LOGIN_MAX_FAILURES_PER_ACCOUNT", "5")
+LINEPROOF_LOGIN_MAX_FAILURES_PER_ADDRESS = envint("LINEPROOF_LOGIN_MAX_FAILURES_PER_ADDRESS", "20")
+LINEPROOF_LOGIN_THROTTLE_SECONDS = envint("LINEPROOF_LOGIN_THROTTLE_SECONDS", "300")
+LINEPROOF_PROXY_COUNT = envint("LINEPROOF_PROXY_COUNT", "0" if DEBUG else "1")
+# Shared counters (the login throttle): Redis when REDIS_URL is set, so every
+# web process sees the same counts; this process's memory otherwise (the demo).
+CACHES: dict[str, dict[str, Any]] = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "lineproof"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 # Local copies of stored files the recognizer reads by path (annotator/storage.py)
 # when media live on remote storage.
 LINEPROOF_CACHE_DIR = Path(os.environ.get("LINEPROOF_CACHE_DIR", VAR_DIR / "cache"))
@@ -316,7 +351,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": API_RENDERERS,
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's, with bounds on a body's size and nesting.
+    "DEFAULT_PARSER_CLASSES": ["annotator.apis.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "annotator.apis.common.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

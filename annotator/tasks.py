@@ -67,6 +67,13 @@ def training_schedule_check() -> int:
 
 
 @shared_task(**RETRY)
+def jobs_recover() -> int:
+    """Periodic (Celery beat, every LINEPROOF_RECOVER_CHECK_SECONDS): see
+    ``jobs.recovery.jobs_recover``. Returns the training runs retried."""
+    return recovery.jobs_recover()
+
+
+@shared_task(**RETRY)
 def training_run_scheduled(project_id: int) -> int | None:
     """A per-project retraining schedule: admins add a periodic task with this
     name and kwargs {"project_id": N} in the Django admin (django-celery-beat),

@@ -1,18 +1,33 @@
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from annotator import views
 from annotator.apis import accounts, exports, imports, labeling, projects, review, training, vocabulary
 
-PROJECT = "api/projects/<int:project_id>"
-LINE = "api/lines/<int:line_id>"
+
+class IdConverter:
+    """A row id: digits that fit the database's bigint (18 always do), so a
+    longer number is a 404 from the resolver, never a database error."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
+
+PROJECT = "api/projects/<id:project_id>"
+LINE = "api/lines/<id:line_id>"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/auth/token", obtain_auth_token, name="auth-token"),
+    path("api/auth/token", accounts.TokenApi.as_view(), name="auth-token"),
     # browser sessions (the UI)
     path("api/auth/login", accounts.LoginApi.as_view(), name="auth-login"),
     path("api/auth/logout", accounts.LogoutApi.as_view(), name="auth-logout"),
@@ -34,18 +49,18 @@ urlpatterns = [
     path(f"{LINE}/context", labeling.LineContextApi.as_view(), name="line-context"),
     # imports and exports
     path(f"{PROJECT}/imports", imports.ImportJobListApi.as_view(), name="import-list"),
-    path("api/imports/<int:job_id>", imports.ImportJobDetailApi.as_view(), name="import-detail"),
+    path("api/imports/<id:job_id>", imports.ImportJobDetailApi.as_view(), name="import-detail"),
     path(f"{PROJECT}/exports", exports.ExportJobListApi.as_view(), name="export-list"),
-    path("api/exports/<int:job_id>", exports.ExportJobDetailApi.as_view(), name="export-detail"),
-    path("api/exports/<int:job_id>/download", exports.ExportDownloadApi.as_view(), name="export-download"),
+    path("api/exports/<id:job_id>", exports.ExportJobDetailApi.as_view(), name="export-detail"),
+    path("api/exports/<id:job_id>/download", exports.ExportDownloadApi.as_view(), name="export-download"),
     # review
     path(f"{PROJECT}/review", review.ReviewListApi.as_view(), name="review-list"),
     path(f"{LINE}/review", review.LineReviewApi.as_view(), name="line-review"),
     # training and models
     path(f"{PROJECT}/training-runs", training.TrainingRunListApi.as_view(), name="training-run-list"),
     path(f"{PROJECT}/models", training.ModelVersionListApi.as_view(), name="model-version-list"),
-    path("api/training-runs/<int:run_id>", training.TrainingRunDetailApi.as_view(), name="training-run-detail"),
-    path("api/training-runs/<int:run_id>/cancel", training.TrainingRunCancelApi.as_view(), name="training-run-cancel"),
+    path("api/training-runs/<id:run_id>", training.TrainingRunDetailApi.as_view(), name="training-run-detail"),
+    path("api/training-runs/<id:run_id>/cancel", training.TrainingRunCancelApi.as_view(), name="training-run-cancel"),
     # the browser UI (frontend/): one HTML shell for every page
     path("", views.app_shell, name="ui-home"),
     path("login", views.app_shell, name="ui-login"),

@@ -24,3 +24,5 @@ DATABASE_URL = os.environ.get("LINEPROOF_TEST_DATABASE_URL") or os.environ.get(
 DATABASES = {"default": database_config(DATABASE_URL)}
 REDIS_URL = os.environ.get("LINEPROOF_TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = celery_broker(REDIS_URL)
+# Each test process's own memory: the tests clear it, and never touch a real Redis cache.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

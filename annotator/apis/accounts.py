@@ -3,26 +3,33 @@
 Scripts use token auth (``/api/auth/token``); the browser logs in here and then
 sends the session cookie plus the CSRF token (header ``X-CSRFToken``) on every
 unsafe request. The login itself checks the CSRF token too, so another site
-cannot log a visitor into an account of its choosing."""
+cannot log a visitor into an account of its choosing. Both logins are
+throttled per account and per client address (``services.accounts``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
-from drf_spectacular.utils import extend_schema
+from django.contrib.auth.models import User
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.authtoken.models import Token
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.apis.common import ERRORS
+from annotator.apis.parsers import JSONParser
 from annotator.apis.projects import ProjectOutput
 from annotator.errors import InvalidInputError
 from annotator.permissions import AnyUser
 from annotator.selectors import project_list
+from annotator.services import login_failure_record, login_success_record, login_throttle_check
 
 
 class LoginInput(serializers.Serializer):
@@ -53,21 +60,65 @@ class LoginApi(APIView):
 
     @extend_schema(
         request=LoginInput,
-        responses={200: MeOutput, 400: ERRORS[400], 403: ERRORS[403]},
+        responses={200: MeOutput, 400: ERRORS[400], 403: ERRORS[403], 429: ERRORS[429]},
         description="Start a browser session (sets the session cookie). Send the CSRF token from the "
-        "`csrftoken` cookie in `X-CSRFToken`; a wrong username or password is a 400.",
+        "`csrftoken` cookie in `X-CSRFToken`; a wrong username or password is a 400, and too many of them "
+        "for the account or from the address a 429 with Retry-After.",
     )
     def post(self, request: Request) -> Response:
         SessionAuthentication().enforce_csrf(request)
         data = LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(
-            request._request, username=data.validated_data["username"], password=data.validated_data["password"]
-        )
-        if user is None:
-            raise InvalidInputError("Wrong username or password.")
+        user = _authenticate(request, data.validated_data["username"], data.validated_data["password"])
         login(request._request, user)
         return Response(MeOutput(_me_payload(user)).data)
+
+
+class TokenApi(APIView):
+    """``POST /api/auth/token`` (username, password, as JSON or a form) ->
+    {token}, like DRF's ``obtain_auth_token``, under the login throttle."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    @extend_schema(
+        request=LoginInput,
+        responses={200: inline_serializer("Token", {"token": serializers.CharField()}), 400: ERRORS[400]},
+        description="A token for scripts (header `Authorization: Token <token>`). Failed attempts are "
+        "throttled like the browser login (429 with Retry-After).",
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = LoginInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = _authenticate(request, data.validated_data["username"], data.validated_data["password"])
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+def client_address(request: Request) -> str:
+    """The client's address: REMOTE_ADDR, or behind LINEPROOF_PROXY_COUNT
+    proxies the address the outermost one appended to X-Forwarded-For (what
+    the client itself wrote there is further left, and ignored)."""
+    proxies = settings.LINEPROOF_PROXY_COUNT
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    if proxies > 0 and len(forwarded) >= proxies:
+        return forwarded[-proxies]
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def _authenticate(request: Request, username: str, password: str) -> User:
+    """The user with these credentials, under the login throttle (429 when
+    the account or the address has failed too often)."""
+    address = client_address(request)
+    login_throttle_check(username=username, address=address)
+    user = authenticate(request._request, username=username, password=password)
+    if user is None:
+        login_failure_record(username=username, address=address)
+        raise InvalidInputError("Wrong username or password.")
+    login_success_record(username=username)
+    assert isinstance(user, User)  # the one user model (django.contrib.auth's)
+    return user
 
 
 class LogoutApi(APIView):

@@ -1,14 +1,24 @@
-"""What every API module shares: the error shape and handler, the line payload
-and an image renderer.
+"""What every API module shares: the error shape, the handler and middleware
+that give every /api/ error that shape, the line payload and an image renderer
+(the bounded JSON parser is ``parsers``).
 
-Errors always have the shape ``{"error": {"code", "message", "fields"}}``.
+Errors always have the shape ``{"error": {"code", "message", "fields"}}``:
+DRF's and the services' through ``exception_handler``, and whatever Django
+answers before or around a view (no such URL, an upload over Django's limits, a
+500) through ``ApiErrorMiddleware``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
+from django.db import DataError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers
@@ -21,6 +31,18 @@ from annotator.errors import ApplicationError
 from annotator.models import Line
 from annotator.selectors import line_draft, line_prediction
 
+logger = logging.getLogger(__name__)
+
+# The largest number the database stores in an id or an offset (bigint).
+MAX_INTEGER = 2**63 - 1
+# PostgreSQL's numeric_value_out_of_range: a number from the request that no column holds.
+_OUT_OF_RANGE = "22003"
+
+
+def error_body(code: str, message: str, fields: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The one error shape."""
+    return {"error": {"code": code, "message": message, "fields": dict(fields or {})}}
+
 
 def _flatten(errors: Any) -> list[str]:
     if isinstance(errors, dict):
@@ -30,11 +52,33 @@ def _flatten(errors: Any) -> list[str]:
     return [str(errors)]
 
 
+def _request_error(exc: Exception) -> tuple[int, str, str] | None:
+    """(status, code, message) for what Django refuses while reading a request
+    and a number from one that the database cannot hold; None for the rest."""
+    if isinstance(exc, RequestDataTooBig):
+        return 413, "too_large", "The request body is too large."
+    if isinstance(exc, TooManyFilesSent):
+        return 400, "invalid", f"Too many files in one request: at most {settings.DATA_UPLOAD_MAX_NUMBER_FILES}."
+    if isinstance(exc, TooManyFieldsSent):
+        return 400, "invalid", f"Too many fields in one request: at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}."
+    if isinstance(exc, SuspiciousOperation):
+        return 400, "invalid", "The request was refused as malformed."
+    if isinstance(exc, DataError) and getattr(exc.__cause__, "sqlstate", None) == _OUT_OF_RANGE:
+        return 400, "invalid", "A number in the request is out of range."
+    return None
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Service errors and DRF's own, in one shape a client can show as is."""
     if isinstance(exc, ApplicationError):
-        body = {"error": {"code": exc.code, "message": exc.message, "fields": exc.fields}}
-        return Response(body, status=exc.status_code)
+        refusal = Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+        if exc.retry_after is not None:
+            refusal["Retry-After"] = str(exc.retry_after)
+        return refusal
+    refused = _request_error(exc)
+    if refused is not None:
+        status, code, message = refused
+        return Response(error_body(code, message), status=status)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -46,6 +90,49 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = exc.default_code if isinstance(exc, exceptions.APIException) else "error"
         response.data = {"error": {"code": code, "message": str(detail), "fields": {}}}
     return response
+
+
+# For an error Django answered itself (no view, or an exception no view handled).
+_CODES = {
+    400: ("invalid", "Bad request."),
+    403: ("permission_denied", "Forbidden."),
+    404: ("not_found", "Not found: no such API endpoint or object."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    413: ("too_large", "The request body is too large."),
+    500: ("error", "Internal server error; it was logged."),
+}
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+def _has_error_shape(response: HttpResponse) -> bool:
+    if response.streaming:
+        return False
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("error"), dict)
+
+
+class ApiErrorMiddleware:
+    """Every error under /api/ is JSON in the one shape, including those no
+    view answered: the URL resolver's 404 (``/api/lines/-1/submit``), a 400
+    for an upload over Django's limits, Django's 500 page, a 405."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not request.path.startswith("/api/") or response.status_code < 400 or _has_error_shape(response):
+            return response
+        status = response.status_code
+        code, message = _CODES.get(status, ("error", response.reason_phrase or "Error."))
+        shaped = JsonResponse(error_body(code, message), status=status)
+        for header in _KEPT_HEADERS:
+            if header in response:
+                shaped[header] = response[header]
+        return shaped
 
 
 ErrorOutput = inline_serializer(
@@ -66,6 +153,7 @@ ERRORS = {
     403: OpenApiResponse(ErrorOutput, "Your role in the project does not allow this"),
     404: OpenApiResponse(ErrorOutput, "Not a member, or no such object"),
     409: OpenApiResponse(ErrorOutput, "The line is held or labeled by someone else"),
+    429: OpenApiResponse(ErrorOutput, "Too many attempts; the Retry-After header says when to try again"),
 }
 
 

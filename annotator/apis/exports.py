@@ -46,7 +46,7 @@ class ExportJobListApi(APIView):
     @extend_schema(responses={200: ExportJobOutput(many=True), 404: ERRORS[404]})
     def get(self, request: Request, project_id: int) -> Response:
         project = project_get(project_id=project_id, user=request.user)
-        return Response([_payload(request, job) for job in export_job_list(project=project)[:50]])
+        return Response([_payload(request, job) for job in export_job_list(project=project, user=request.user)[:50]])
 
     @extend_schema(
         request=ExportInput,

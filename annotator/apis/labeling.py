@@ -16,16 +16,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.apis.common import ERRORS, ImageRenderer, QueueOutput, TranscriptionOutput, line_payload
+from annotator.apis.common import ERRORS, MAX_INTEGER, ImageRenderer, QueueOutput, TranscriptionOutput, line_payload
 from annotator.line_context import line_context_png
-from annotator.selectors import line_get, line_previous, project_get
+from annotator.models import TrainingRun
+from annotator.selectors import line_get, line_previous, project_get, training_run_in_flight
 from annotator.services import MAX_TEXT_LENGTH, draft_save, label_submit, lease_heartbeat, lease_release, line_claim
 from recognition.images import ImageError
 
 
 class QueueNextInput(serializers.Serializer):
     exclude = serializers.ListField(
-        child=serializers.IntegerField(),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_INTEGER),
         required=False,
         default=list,
         help_text="The line you are showing: keep its lease and lease one more, to fetch it ahead.",
@@ -88,10 +89,25 @@ class SubmitInput(serializers.Serializer):
     client_id = serializers.UUIDField(help_text="A fresh UUID per submission; a retry reuses it.")
 
 
+class SubmitTrainingOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    waiting_for_worker = serializers.BooleanField(
+        help_text="Queued and not yet taken by a worker (busy, or the broker is down: the request is kept and "
+        "sent again within a minute)."
+    )
+
+
+class SubmitOutput(TranscriptionOutput):
+    training = SubmitTrainingOutput(
+        allow_null=True, help_text="The project's training run in flight (this submit may have started it), if any."
+    )
+
+
 class LineSubmitApi(APIView):
     @extend_schema(
         request=SubmitInput,
-        responses={200: TranscriptionOutput, 400: ERRORS[400], 404: ERRORS[404], 409: ERRORS[409]},
+        responses={200: SubmitOutput, 400: ERRORS[400], 404: ERRORS[404], 409: ERRORS[409]},
     )
     def post(self, request: Request, line_id: int) -> Response:
         line = line_get(line_id=line_id, user=request.user)
@@ -100,7 +116,12 @@ class LineSubmitApi(APIView):
         transcription = label_submit(
             line=line, user=request.user, text=data.validated_data["text"], client_id=data.validated_data["client_id"]
         )
-        return Response(TranscriptionOutput(transcription).data)
+        run = training_run_in_flight(project=line.project_id)
+        training = None
+        if run is not None:
+            waiting = run.status == TrainingRun.Status.QUEUED
+            training = SubmitTrainingOutput({"id": run.pk, "status": run.status, "waiting_for_worker": waiting}).data
+        return Response({**TranscriptionOutput(transcription).data, "training": training})
 
 
 class DraftInput(serializers.Serializer):

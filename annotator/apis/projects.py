@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from annotator.apis.common import ERRORS, NamedOutput
 from annotator.models import Project
+from annotator.permissions import export_roles
 from annotator.selectors import (
     US_KEYBOARD_CHARACTERS,
     base_model_list,
@@ -75,6 +76,7 @@ class ProjectDetailOutput(ProjectOutput):
     training = TrainingSummaryOutput(allow_null=True, help_text="The latest training run, if any.")
     alphabet = serializers.CharField(help_text="Characters of the active model and of verified texts, sorted.")
     special_characters = serializers.CharField(help_text="The alphabet's characters a US keyboard lacks.")
+    can_export = serializers.BooleanField(help_text="Your role may export this project (show the export UI).")
 
 
 class ScheduleOutput(serializers.Serializer):
@@ -114,6 +116,10 @@ class SettingsInput(serializers.Serializer):
         "Changes only until a trained model has been promoted: the new base becomes the active model.",
     )
 
+    reviewers_can_export = serializers.BooleanField(
+        required=False, help_text="Reviewers may export the project, the model included (admins always may)."
+    )
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # A misspelt setting must not be dropped silently with a 200.
         unknown = sorted(set(self.initial_data) - set(self.fields))
@@ -142,10 +148,11 @@ def _settings_payload(project: Project) -> dict[str, Any]:
 
 def _detail_payload(project: Project, request: Request) -> dict[str, Any]:
     alphabet = project_alphabet(project=project)
+    role = membership_role(project=project, user=request.user)
     return {
         "id": project.pk,
         "name": project.name,
-        "role": membership_role(project=project, user=request.user),
+        "role": role,
         "description": project.description,
         "lease_seconds": project.lease_seconds,
         "require_review": project.require_review,
@@ -155,6 +162,7 @@ def _detail_payload(project: Project, request: Request) -> dict[str, Any]:
         "training": project_training_latest(project=project),
         "alphabet": alphabet,
         "special_characters": "".join(char for char in alphabet if char not in US_KEYBOARD_CHARACTERS),
+        "can_export": role in export_roles(project=project),
     }
 
 

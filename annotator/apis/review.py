@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.apis.common import ERRORS, PredictionOutput, TranscriptionOutput
+from annotator.apis.common import ERRORS, MAX_INTEGER, PredictionOutput, TranscriptionOutput
 from annotator.models import ReviewAction
 from annotator.permissions import REVIEW_ROLES, membership_require
 from annotator.selectors import REVIEW_KINDS, ReviewItem, line_get, project_get, review_list
@@ -22,7 +22,7 @@ from annotator.services import MAX_TEXT_LENGTH, line_review
 class ReviewListInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=list(REVIEW_KINDS.items()), default="low_confidence")
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_INTEGER, default=0)
 
 
 class ReviewLineOutput(serializers.Serializer):

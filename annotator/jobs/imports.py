@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -44,6 +45,7 @@ from django.utils import timezone
 
 from annotator.errors import InvalidInputError
 from annotator.formats import ArchiveMember, FormatError, LinePair, XmlPage, classify_archive, parse_layout, read_zip
+from annotator.jobs.heartbeat import Heartbeat
 from annotator.jobs.scoring import predictions_refresh
 from annotator.models import Document, ImportJob, Line, Page, Project, Transcription
 from annotator.selectors import project_active_model
@@ -132,6 +134,17 @@ def import_job_run(*, job: ImportJob) -> ImportJob:
     if not _claim(job):
         job.refresh_from_db()
         return job
+    with Heartbeat(partial(_job_touch, job.pk)):
+        return _import_claimed(job)
+
+
+def _job_touch(job_id: int) -> bool:
+    """The import's heartbeat (``started_at``); False once the job is not running."""
+    running = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING)
+    return running.update(started_at=timezone.now()) == 1
+
+
+def _import_claimed(job: ImportJob) -> ImportJob:
     job.refresh_from_db()
     project = job.project
     report = _Report()

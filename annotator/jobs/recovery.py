@@ -1,7 +1,7 @@
 """Recovery: work whose worker died, and job rows whose message never arrived.
 
-Called by the periodic ``training_schedule_check`` (Celery beat), by the
-launcher before it starts its workers and by a redelivered training job. Every
+Called by the periodic ``jobs_recover`` and ``training_schedule_check`` (Celery
+beat), by the launcher before it starts its workers and by a redelivered training job. Every
 claim is compare-and-set, so sending a job again is always safe: a delivery
 that finds its job taken does nothing.
 """
@@ -15,8 +15,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from annotator.enqueue import EXPORT_JOB_RUN, IMPORT_JOB_RUN, TRAINING_RUN_EXECUTE, task_send_on_commit
-from annotator.models import ExportJob, ImportJob, Project, TrainingRun
+from annotator.enqueue import (
+    EXPORT_JOB_RUN,
+    IMPORT_JOB_RUN,
+    PREDICTIONS_REFRESH,
+    TRAINING_RUN_EXECUTE,
+    task_send_on_commit,
+)
+from annotator.models import ExportJob, ImportJob, ModelVersion, Project, TrainingRun
 from annotator.selectors import training_runs_stale
 from annotator.services import training_run_request_if_due, training_run_retry
 from annotator.services.imports import import_job_send
@@ -37,8 +43,8 @@ def training_run_recover_stale(
 
 
 def import_jobs_recover_stale() -> list[int]:
-    """Queue again the imports whose worker went silent (killed mid-import: the
-    broker may have dropped the message). The import's claim lets the new
+    """Queue again the imports whose heartbeat stopped (their worker was killed
+    mid-import: the broker may have dropped the message). The import's claim lets the new
     delivery take the job over; units already imported are skipped. Returns the
     job ids."""
     stale = timezone.now() - timedelta(seconds=settings.LINEPROOF_IMPORT_STALE_SECONDS)
@@ -65,17 +71,19 @@ def import_jobs_unsent_resend() -> list[int]:
 
 
 def jobs_unsent_resend(*, now: datetime | None = None) -> dict[str, list[int]]:
-    """Send again the jobs still queued long after they were created: their
-    message was lost (the broker was down when the web sent it, or dropped it).
-    A job merely waiting its turn gets a duplicate message, which its claim
-    turns into a no-op. Returns the ids sent, by task."""
-    now = now or timezone.now()
-    jobs_before = now - timedelta(seconds=settings.LINEPROOF_IMPORT_STALE_SECONDS)
-    runs_before = now - timedelta(seconds=settings.LINEPROOF_TRAIN_STALE_SECONDS)
+    """Send again the jobs still queued LINEPROOF_JOB_UNSENT_SECONDS after they
+    were created (re-scorings: requested), whose message was lost (the broker
+    was down when it was sent, or dropped it). A job merely waiting its turn
+    gets a duplicate message, which its claim turns into a no-op. Returns the
+    ids sent, by task."""
+    before = (now or timezone.now()) - timedelta(seconds=settings.LINEPROOF_JOB_UNSENT_SECONDS)
     queued = {
-        IMPORT_JOB_RUN: ImportJob.objects.filter(status=ImportJob.Status.QUEUED, created_at__lt=jobs_before),
-        EXPORT_JOB_RUN: ExportJob.objects.filter(status=ExportJob.Status.QUEUED, created_at__lt=jobs_before),
-        TRAINING_RUN_EXECUTE: TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED, created_at__lt=runs_before),
+        IMPORT_JOB_RUN: ImportJob.objects.filter(status=ImportJob.Status.QUEUED, created_at__lt=before),
+        EXPORT_JOB_RUN: ExportJob.objects.filter(status=ExportJob.Status.QUEUED, created_at__lt=before),
+        TRAINING_RUN_EXECUTE: TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED, created_at__lt=before),
+        PREDICTIONS_REFRESH: ModelVersion.objects.filter(
+            status=ModelVersion.Status.ACTIVE, rescore_requested_at__lt=before
+        ),
     }
     sent: dict[str, list[int]] = {}
     for task, rows in queued.items():
@@ -85,15 +93,22 @@ def jobs_unsent_resend(*, now: datetime | None = None) -> dict[str, list[int]]:
     return sent
 
 
-def schedule_check() -> int:
-    """The periodic check: recover runs and imports whose worker died, send
-    again what was never delivered, and request a run for every project whose
-    threshold is met (a safety net for a trigger missed while the broker was
-    down). Returns the runs requested."""
+def jobs_recover() -> int:
+    """The frequent, cheap check (beat, every LINEPROOF_RECOVER_CHECK_SECONDS):
+    fail and retry the training runs whose heartbeat stopped, hand over the
+    imports whose worker went silent, and send again what was never
+    delivered. Returns the training runs retried."""
     import_jobs_recover_stale()
     import_jobs_unsent_resend()
     jobs_unsent_resend()
-    requested = len(training_run_recover_stale())
+    return len(training_run_recover_stale())
+
+
+def schedule_check() -> int:
+    """The periodic retraining check: the recovery of ``jobs_recover``, then a
+    run for every project whose threshold is met (a safety net for a trigger
+    missed while the broker was down). Returns the runs requested."""
+    requested = jobs_recover()
     for project in Project.objects.order_by("id"):
         if training_run_request_if_due(project=project) is not None:
             requested += 1

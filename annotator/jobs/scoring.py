@@ -59,6 +59,11 @@ def predictions_refresh(
     first (those lines are served next), lines never scored before those.
     ``unread_only``: only the lines this version has not read (new lines).
     Returns the batches; nothing when the version is no longer active."""
+    if not unread_only:
+        # The request is taken: the recovery check no longer sends it again.
+        ModelVersion.objects.filter(pk=model_version.pk, rescore_requested_at__lte=timezone.now()).update(
+            rescore_requested_at=None
+        )
     if model_version.status != ModelVersion.Status.ACTIVE:
         return []
     size = batch_size or settings.LINEPROOF_RESCORE_BATCH_SIZE

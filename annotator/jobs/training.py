@@ -8,7 +8,8 @@ can change alone:
   active model, which for a project's first run is its base model; a fresh
   model of the project's preset only for a project started from scratch),
   within a step budget under a wall-clock ceiling (``train_config``), with
-  throttled progress and heartbeats on the run's row.
+  throttled progress on the run's row. The heartbeat comes from a thread of
+  its own (``jobs.heartbeat``) through every step.
 - ``judging.run_judge``: the candidate and the active model (a base model
   included) read the same verified eval lines; the candidate must have the
   lower CER.
@@ -27,6 +28,7 @@ import logging
 import math
 import time
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from annotator.jobs.heartbeat import Heartbeat
 from annotator.jobs.jsonsafe import json_safe
 from annotator.jobs.judging import Judgement, run_judge
 from annotator.jobs.recovery import training_run_recover_stale
@@ -65,7 +68,9 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
         run.refresh_from_db()
         return run
     try:
-        _train_judge_promote(run)
+        # Every phase (data, training, judging, publishing) under one heartbeat.
+        with Heartbeat(partial(_run_touch, run.pk)):
+            _train_judge_promote(run)
     except Exception as error:
         logger.exception("training run %s failed", run.pk)
         message = str(error) if isinstance(error, TrainingError) else f"{type(error).__name__}: {error}"

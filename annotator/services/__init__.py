@@ -4,6 +4,7 @@ exports and training runs, cancelling and promoting. Torch-free, and nothing
 here imports ``annotator.tasks``: work for the workers is sent by task name
 (``annotator.enqueue``). What the workers run is ``annotator.jobs``."""
 
+from annotator.services.accounts import login_failure_record, login_success_record, login_throttle_check
 from annotator.services.exports import export_job_create
 from annotator.services.imports import import_job_create
 from annotator.services.labeling import (
@@ -32,6 +33,7 @@ from annotator.services.schedules import training_schedule_set
 from annotator.services.training import (
     TrainingError,
     model_version_promote,
+    model_version_rescore_request,
     training_run_cancel,
     training_run_request,
     training_run_request_if_due,
@@ -56,8 +58,12 @@ __all__ = [
     "line_priority_refresh",
     "line_review",
     "line_sample_key",
+    "login_failure_record",
+    "login_success_record",
+    "login_throttle_check",
     "model_version_base_create",
     "model_version_promote",
+    "model_version_rescore_request",
     "project_create",
     "project_settings_update",
     "training_run_cancel",

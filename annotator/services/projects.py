@@ -20,13 +20,12 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from annotator.enqueue import PREDICTIONS_REFRESH, task_send_on_commit
 from annotator.errors import InvalidInputError
 from annotator.models import ModelVersion, Project
 from annotator.permissions import ADMIN_ROLES, AnyUser, membership_require
 from annotator.selectors import base_model_card, project_active_model, project_has_trained_model
 from annotator.services.labeling import line_priority_refresh
-from annotator.services.training import model_version_promote
+from annotator.services.training import model_version_promote, model_version_rescore_request
 from recognition.base import base_names, base_path
 from recognition.selection import STRATEGIES
 
@@ -46,6 +45,7 @@ class ProjectSettings(TypedDict, total=False):
     train_on_model_accepted: bool
     model_accepted_weight: float
     base_model: str
+    reviewers_can_export: bool
 
 
 EDITABLE_SETTINGS: tuple[str, ...] = tuple(ProjectSettings.__annotations__)
@@ -88,7 +88,7 @@ def project_settings_update(*, project: Project, user: AnyUser, changes: Project
             _base_switch(locked)
         active = project_active_model(project=locked)
         if active is not None and _RESCORE_ON & set(changed):
-            task_send_on_commit(PREDICTIONS_REFRESH, active.pk)
+            model_version_rescore_request(model_version=active)
     return locked
 
 

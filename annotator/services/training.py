@@ -63,11 +63,24 @@ def training_run_request(*, project: Project, trigger: str, user: AnyUser | None
             # the winner's run.
             existing = TrainingRun.objects.filter(project=project, status__in=IN_FLIGHT).first()
             if existing is not None:
+                training_run_resend_if_unsent(run=existing)
                 return existing
             continue  # the winner finished in between: try again
         task_send_on_commit(TRAINING_RUN_EXECUTE, run.pk)
         return run
     raise TrainingError("Could not queue a training run; try again.")
+
+
+def training_run_resend_if_unsent(*, run: TrainingRun, now: datetime | None = None) -> bool:
+    """Send ``run``'s job again if it is still queued LINEPROOF_JOB_UNSENT_SECONDS
+    after it was created: its message was lost (a broker outage), and a request
+    that finds it must not keep answering with a run no worker will take. A
+    duplicate is a no-op (the claim). Returns whether it was sent."""
+    before = (now or timezone.now()) - timedelta(seconds=settings.LINEPROOF_JOB_UNSENT_SECONDS)
+    if run.status != TrainingRun.Status.QUEUED or run.created_at >= before:
+        return False
+    task_send_on_commit(TRAINING_RUN_EXECUTE, run.pk)
+    return True
 
 
 def training_run_request_if_due(*, project: Project) -> TrainingRun | None:
@@ -166,6 +179,14 @@ def model_version_promote(*, model_version: ModelVersion) -> ModelVersion:
             pk=model_version.pk
         ).update(status=ModelVersion.Status.RETIRED)
         ModelVersion.objects.filter(pk=model_version.pk).update(status=ModelVersion.Status.ACTIVE)
+        model_version_rescore_request(model_version=model_version)
         model_version.refresh_from_db()
-        task_send_on_commit(PREDICTIONS_REFRESH, model_version.pk)
     return model_version
+
+
+def model_version_rescore_request(*, model_version: ModelVersion) -> None:
+    """Re-score the unverified lines under ``model_version`` (after a promotion
+    or a settings change): marked on the version and sent on commit, so a
+    message lost to a broker outage is sent again by the recovery check."""
+    ModelVersion.objects.filter(pk=model_version.pk).update(rescore_requested_at=timezone.now())
+    task_send_on_commit(PREDICTIONS_REFRESH, model_version.pk)

@@ -11,16 +11,14 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import OperationalError, connection
 from pytest_django import DjangoCaptureOnCommitCallbacks, DjangoDbBlocker, Settings
 
 import annotator.tasks  # noqa: F401  registers the tasks run_enqueued runs
 from annotator import enqueue
 from annotator.celery import app as celery_app
-from tests.annotator.factories import tiny_config
-from tests.processes import free_port
-
-REAL_TASK_SEND = enqueue.task_send
+from tests.annotator.factories import Broker, tiny_config
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +41,12 @@ def django_db_modify_db_settings(
             )
         finally:
             connection.close()
+
+
+@pytest.fixture(autouse=True)
+def cleared_cache() -> None:
+    """The cache (the login throttle's counters) starts empty in every test."""
+    cache.clear()
 
 
 @pytest.fixture
@@ -106,28 +110,16 @@ def run_enqueued(
     return run
 
 
-def _producers_forget() -> None:
-    """Drop the app's broker connections, so the next send connects to ``broker_url`` anew."""
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
+@pytest.fixture
+def broker(enqueued: Enqueued, monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
+    """Control of the broker (``Broker``): up, with sends recorded, until ``down()``."""
+    broker = Broker(monkeypatch)
+    yield broker
+    broker.closed.close()
 
 
 @pytest.fixture
-def broker_down(monkeypatch: pytest.MonkeyPatch, enqueued: Enqueued) -> Iterator[Callable[[], None]]:
-    """The real ``task_send`` against a broker that is really down (a Redis URL on a
-    closed port: every send is refused). Call the fixture's value to bring the
-    broker "back": sends are then recorded in ``enqueued`` again."""
-    monkeypatch.setattr(enqueue, "task_send", REAL_TASK_SEND)
-    monkeypatch.setattr(celery_app.conf, "broker_url", f"redis://127.0.0.1:{free_port()}/0")
-    _producers_forget()
-
-    def back() -> None:
-        def record(name: str, *args: Any) -> bool:
-            enqueued.append((name, tuple(args)))
-            return True
-
-        monkeypatch.setattr(enqueue, "task_send", record)
-
-    yield back
-    monkeypatch.undo()
-    _producers_forget()
+def broker_down(broker: Broker) -> Callable[[], None]:
+    """The broker down from the start of the test (``Broker.down``); call the value to bring it back."""
+    broker.down()
+    return broker.up

@@ -11,11 +11,14 @@ from typing import Any
 
 import cv2
 import numpy as np
+import pytest
 import torch
+from celery import Celery
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 
+from annotator import enqueue
 from annotator.models import Document, Line, Membership, ModelVersion, Page, Prediction, Project
 from annotator.services import label_submit, line_create, line_priority_refresh
 from recognition.calibration import Calibration
@@ -23,8 +26,10 @@ from recognition.checkpoint import checkpoint_dict, save_atomic
 from recognition.codec import Codec
 from recognition.model import CRNN, PRESETS, ModelConfig
 from recognition.synthetic import ALPHABET, render_line
+from tests.processes import free_port
 
 _serial = itertools.count(1)
+_TASK_SEND = enqueue.task_send  # the real one, before any test records instead
 
 
 def make_user(name: str | None = None) -> User:
@@ -197,3 +202,22 @@ def tiny_config(**overrides: Any) -> dict[str, Any]:
         "max_epochs": 1000,
         **overrides,
     }
+
+
+class Broker:
+    """The broker as a test sees it: ``down()`` sends through the real
+    ``enqueue.task_send`` to a broker that refuses connections (a closed
+    port), ``up()`` brings back the recorder of ``enqueued``."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.monkeypatch = monkeypatch
+        self.recorder = enqueue.task_send
+        self.closed = Celery("broker-down", broker=f"redis://127.0.0.1:{free_port()}/0", set_as_current=False)
+        self.closed.conf.task_ignore_result = True
+
+    def down(self) -> None:
+        self.monkeypatch.setattr(enqueue, "app", self.closed)
+        self.monkeypatch.setattr(enqueue, "task_send", _TASK_SEND)
+
+    def up(self) -> None:
+        self.monkeypatch.setattr(enqueue, "task_send", self.recorder)

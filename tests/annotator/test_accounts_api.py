@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from pytest_django import DjangoCaptureOnCommitCallbacks
-from rest_framework.test import APIClient
+from rest_framework.request import Request
+from rest_framework.test import APIClient, APIRequestFactory
 
+from annotator.apis.accounts import client_address
 from annotator.errors import InvalidInputError
 from annotator.jobs.scoring import predictions_refresh
 from annotator.models import Membership, ModelVersion, Project, TrainingRun
@@ -96,6 +100,75 @@ def test_login_refuses_a_wrong_password_and_a_missing_csrf_token() -> None:
     missing = client.post(reverse("auth-login"), {}, content_type="application/json", HTTP_X_CSRFTOKEN=token)
     assert missing.status_code == 400
     assert set(missing.json()["error"]["fields"]) == {"username", "password"}
+
+
+def login_as(client: Client, username: str, password: str, *, address: str = "10.0.0.1") -> Any:
+    return client.post(
+        reverse("auth-login"),
+        {"username": username, "password": password},
+        content_type="application/json",
+        REMOTE_ADDR=address,
+    )
+
+
+def test_wrong_passwords_are_throttled_per_account_with_a_429_retry_after_and_a_message(settings: Any) -> None:
+    user = with_password(make_member(make_project()))
+    client = Client()
+    limit = settings.LINEPROOF_LOGIN_MAX_FAILURES_PER_ACCOUNT
+    assert 0 < limit <= 10
+
+    wrong = [login_as(client, user.username, "nope").status_code for _ in range(limit)]
+    throttled = login_as(client, user.username, "nope")
+    right_password = login_as(client, user.username, PASSWORD)
+    elsewhere = login_as(client, user.username.upper(), PASSWORD, address="10.9.9.9")
+    token = client.post(
+        reverse("auth-token"), {"username": user.username, "password": PASSWORD}, REMOTE_ADDR="10.0.0.3"
+    )
+
+    assert wrong == [400] * limit
+    for refused in (throttled, right_password, elsewhere, token):
+        assert refused.status_code == 429
+        assert 0 < int(refused["Retry-After"]) <= settings.LINEPROOF_LOGIN_THROTTLE_SECONDS
+        error = refused.json()["error"]
+        assert error["code"] == "throttled"
+        assert error["message"].startswith("Too many failed logins for this account. Try again in ")
+    cache.clear()  # the window is over
+    assert login_as(client, user.username, PASSWORD).status_code == 200
+
+
+def test_failures_from_one_address_are_throttled_across_accounts(settings: Any) -> None:
+    settings.LINEPROOF_LOGIN_MAX_FAILURES_PER_ADDRESS = 3
+    user = with_password(make_member(make_project()))
+    client = Client()
+    for name in ("alice", "bob", "carol"):
+        assert login_as(client, name, "guess", address="10.0.0.7").status_code == 400
+
+    refused = login_as(client, user.username, PASSWORD, address="10.0.0.7")
+
+    assert refused.status_code == 429
+    assert "your address" in refused.json()["error"]["message"]
+    assert login_as(client, user.username, PASSWORD, address="10.0.0.8").status_code == 200
+
+
+def test_a_successful_login_clears_its_accounts_failures(settings: Any) -> None:
+    user = with_password(make_member(make_project()))
+    client = Client()
+    limit = settings.LINEPROOF_LOGIN_MAX_FAILURES_PER_ACCOUNT
+    for _ in range(limit - 1):
+        login_as(client, user.username, "nope", address="10.0.1.1")
+    assert login_as(client, user.username, PASSWORD, address="10.0.1.2").status_code == 200
+    assert [login_as(client, user.username, "nope", address="10.0.1.3").status_code for _ in range(limit)] == [
+        400
+    ] * limit
+
+
+def test_behind_a_proxy_the_address_is_the_one_the_proxy_saw(settings: Any) -> None:
+    settings.LINEPROOF_PROXY_COUNT = 1
+    factory = APIRequestFactory()
+    spoofed = factory.post("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.5", REMOTE_ADDR="172.17.0.1")
+    assert client_address(Request(spoofed)) == "203.0.113.5"
+    settings.LINEPROOF_PROXY_COUNT = 0
+    assert client_address(Request(spoofed)) == "172.17.0.1"
 
 
 def test_the_ui_shell_is_served_on_its_routes_with_a_csrf_cookie_and_a_strict_csp() -> None:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import URLPattern, get_resolver, reverse
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from annotator.apis import vocabulary
+from annotator.apis.parsers import MAX_JSON_BYTES
 from annotator.models import ExportJob, ImportJob, Line, Membership, ModelVersion, Project, TrainingRun, Transcription
+from annotator.selectors import REVIEW_KINDS
 from tests.annotator.factories import make_lines, make_member, make_project, score_lines
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +90,7 @@ def calls(project: Project, line: Line) -> list[tuple[str, str, str]]:
 
 
 def send(client: APIClient, method: str, url: str) -> Any:
-    body = {"text": "kew", "client_id": str(uuid.uuid4())}
+    body = {"text": "kew", "client_id": str(uuid.uuid4()), "format": "text"}
     return getattr(client, method)(url, body, format="json") if method in {"post", "put", "patch"} else client.get(url)
 
 
@@ -133,6 +139,52 @@ def test_anonymous_requests_are_refused(world: tuple[Project, Line, User]) -> No
         response = send(client, method, url)
         assert response.status_code in {401, 403}, f"{method.upper()} {url} -> {response.status_code}"
         assert response.json()["error"]["code"] == "not_authenticated"
+
+
+EXPORT_ROUTES = {"export-list", "export-detail", "export-download"}
+
+
+@pytest.mark.parametrize(
+    ("role", "granted", "may_export"),
+    [
+        (Membership.Role.LABELER, True, False),
+        (Membership.Role.REVIEWER, False, False),
+        (Membership.Role.REVIEWER, True, True),
+        (Membership.Role.ADMIN, False, True),
+    ],
+)
+def test_exporting_is_for_admins_and_for_reviewers_where_the_project_grants_it(
+    world: tuple[Project, Line, User], media_root: Path, role: str, granted: bool, may_export: bool
+) -> None:
+    project, line, _member = world
+    Project.objects.filter(pk=project.pk).update(reviewers_can_export=granted)
+    (media_root / "exports").mkdir()
+    (media_root / "exports" / "x.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    client = as_user(make_member(project, role=role))
+    walked = [(name, method, url) for name, method, url in calls(project, line) if name in EXPORT_ROUTES]
+    assert {name for name, _method, _url in walked} == EXPORT_ROUTES
+
+    for _name, method, url in walked:
+        response = send(client, method, url)
+        what = f"{role} {method.upper()} {url} -> {response.status_code}"
+        if may_export:
+            assert response.status_code in {200, 202}, what
+        else:
+            assert response.status_code == 403, what
+            assert role in response.json()["error"]["message"]
+    assert ExportJob.objects.filter(requested_by__isnull=False).exists() == may_export
+    detail = client.get(reverse("project-detail", args=[project.pk])).json()
+    assert detail["can_export"] == may_export
+
+
+def test_admins_grant_export_to_reviewers_in_the_settings(world: tuple[Project, Line, User]) -> None:
+    project, _line, _member = world
+    admin = as_user(make_member(project, role=Membership.Role.ADMIN))
+    url = reverse("project-settings", args=[project.pk])
+    assert admin.get(url).json()["reviewers_can_export"] is False
+    response = admin.patch(url, {"reviewers_can_export": True}, format="json")
+    assert response.status_code == 200
+    assert Project.objects.get(pk=project.pk).reviewers_can_export
 
 
 def test_a_labeling_session(world: tuple[Project, Line, User]) -> None:
@@ -294,3 +346,125 @@ def test_training_runs_and_models_over_http(
     ModelVersion.objects.filter(pk=model.pk).update(cer=0.12, train_lines=200)
     models = as_user(labeler).get(reverse("model-version-list", args=[project.pk])).json()
     assert [(m["id"], m["status"], m["cer"], m["train_lines"]) for m in models] == [(model.pk, "active", 0.12, 200)]
+
+
+# --- every /api/ error is JSON in the one shape -------------------------------------
+
+SENTINEL = 987654321
+# Ids the resolver refuses (negative, not a number, longer than a bigint) and
+# ids it passes that no row has (0, the largest bigint).
+BAD_IDS = ["-1", "abc", "99999999999999999999", "0", str(2**63 - 1)]
+
+
+def assert_error_shape(response: Any, what: str) -> None:
+    assert response["Content-Type"].startswith("application/json"), f"{what}: {response['Content-Type']}"
+    error = response.json()["error"]
+    assert set(error) == {"code", "message", "fields"}, f"{what}: {error}"
+    assert error["code"], f"{what}: {error}"
+    assert error["message"], f"{what}: {error}"
+
+
+def test_every_api_route_answers_bad_ids_and_methods_with_the_error_shape(world: tuple[Project, Line, User]) -> None:
+    project, _line, _member = world
+    admin = as_user(make_member(project, role=Membership.Role.ADMIN))
+    for client in (admin, APIClient()):
+        for pattern in get_resolver().url_patterns:
+            if not (isinstance(pattern, URLPattern) and str(pattern.pattern).startswith("api/")):
+                continue
+            kwargs = {name: SENTINEL for name in pattern.pattern.converters}
+            if not kwargs:
+                continue
+            template = reverse(str(pattern.name), kwargs=kwargs)
+            for bad in BAD_IDS:
+                url = template.replace(str(SENTINEL), bad)
+                for method in ("get", "post", "put", "patch", "delete"):
+                    response = getattr(client, method)(url, {}, format="json")
+                    what = f"{method.upper()} {url}"
+                    assert response.status_code in {400, 401, 403, 404, 405}, f"{what} -> {response.status_code}"
+                    assert_error_shape(response, what)
+
+
+def test_an_unknown_api_path_and_a_wrong_method_are_json() -> None:
+    client = APIClient()
+    assert_error_shape(client.get("/api/nowhere"), "GET /api/nowhere")
+    assert client.get("/api/nowhere").status_code == 404
+    unknown = client.delete(reverse("auth-login"))
+    assert unknown.status_code == 405
+    assert_error_shape(unknown, "DELETE login")
+
+
+def test_more_files_than_django_takes_is_a_json_400(world: tuple[Project, Line, User], settings: Any) -> None:
+    project, _line, _member = world
+    admin = as_user(make_member(project, role=Membership.Role.ADMIN))
+    files = [SimpleUploadedFile(f"{n}.png", b"x") for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FILES + 1)]
+
+    response = admin.post(reverse("import-list", args=[project.pk]), {"file": files}, format="multipart")
+
+    assert response.status_code == 400
+    assert_error_shape(response, "101 files")
+    assert "Too many files" in response.json()["error"]["message"]
+
+
+def test_a_server_error_under_api_is_json(world: tuple[Project, Line, User], monkeypatch: pytest.MonkeyPatch) -> None:
+    _project, _line, member = world
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(vocabulary.VocabularyApi, "get", broken)
+    client = Client(raise_request_exception=False)
+    client.force_login(member)
+
+    response = client.get(reverse("vocabulary"))
+
+    assert response.status_code == 500
+    assert_error_shape(response, "500")
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_deeply_nested_json_is_a_400_on_every_json_endpoint(world: tuple[Project, Line, User]) -> None:
+    project, line, _member = world
+    admin = as_user(make_member(project, role=Membership.Role.ADMIN))
+    writes = [call for call in calls(project, line) if call[1] != "get"]
+    for name, method, url in [*writes, ("auth-login", "post", reverse("auth-login"))]:
+        for body in (nested(100_000), nested(40)):
+            response = getattr(admin, method)(url, body, content_type="application/json")
+            what = f"{name}: {method.upper()} {url}"
+            assert response.status_code != 500, what
+            if response.status_code >= 400:
+                assert_error_shape(response, what)
+    submit = admin.post(reverse("line-submit", args=[line.pk]), nested(100_000), content_type="application/json")
+    assert submit.status_code == 400
+    assert "nested deeper" in submit.json()["error"]["message"]
+
+
+def test_a_json_body_over_the_size_limit_is_a_413(world: tuple[Project, Line, User]) -> None:
+    _project, line, member = world
+    body = json.dumps({"text": "x" * (MAX_JSON_BYTES + 1), "client_id": str(uuid.uuid4())})
+    response = as_user(member).post(reverse("line-submit", args=[line.pk]), body, content_type="application/json")
+    assert response.status_code == 413
+    assert_error_shape(response, "large body")
+
+
+def test_numbers_past_the_database_range_are_400s(world: tuple[Project, Line, User]) -> None:
+    project, _line, member = world
+    reviewer = as_user(make_member(project, role=Membership.Role.REVIEWER))
+    url = reverse("review-list", args=[project.pk])
+    for kind in REVIEW_KINDS:
+        huge = reviewer.get(url, {"kind": kind, "offset": str(10**30)})
+        assert huge.status_code == 400, kind
+        assert "offset" in huge.json()["error"]["fields"]
+        assert reviewer.get(url, {"kind": kind, "offset": str(2**63 - 1)}).status_code == 200, kind
+    claim = as_user(member).post(reverse("queue-next", args=[project.pk]), {"exclude": [10**30]}, format="json")
+    assert claim.status_code == 400
+    assert "exclude" in claim.json()["error"]["fields"]
+    admin = as_user(make_member(project, role=Membership.Role.ADMIN))
+    for name in ("retrain_threshold", "top_window", "lease_seconds"):
+        changed = admin.patch(reverse("project-settings", args=[project.pk]), {name: 10**30}, format="json")
+        assert changed.status_code == 400, name
+        assert name in changed.json()["error"]["fields"]
+    schedule = admin.put(reverse("project-schedule", args=[project.pk]), {"every_minutes": 10**30}, format="json")
+    assert schedule.status_code == 400

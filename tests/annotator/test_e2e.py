@@ -269,6 +269,7 @@ def test_a_killed_worker_leaves_the_active_model_and_the_run_is_retried(workers:
     workers.start(
         training=TINY_TRAINING,
         LINEPROOF_TRAIN_STALE_SECONDS=str(stale_after),
+        LINEPROOF_HEARTBEAT_SECONDS=str(stale_after / 4),
         LINEPROOF_BROKER_VISIBILITY_TIMEOUT="1",
     )
 

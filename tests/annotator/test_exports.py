@@ -11,7 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from annotator.errors import InvalidInputError
+from annotator.errors import ForbiddenError, InvalidInputError
 from annotator.formats import parse_alto, parse_page_xml
 from annotator.jobs.exports import export_job_run
 from annotator.jobs.imports import import_job_run
@@ -73,10 +73,25 @@ def test_text_and_line_folder_exports(media_root: Path) -> None:
 
 def test_model_export_needs_a_model(media_root: Path) -> None:
     project = make_project()
-    member = make_member(project)
+    admin = make_member(project, Membership.Role.ADMIN)
 
     with pytest.raises(InvalidInputError, match="no model yet"):
-        export_job_create(project=project, user=member, format="model")
+        export_job_create(project=project, user=admin, format="model")
+
+
+def test_labelers_cannot_export_and_reviewers_only_when_granted(media_root: Path) -> None:
+    project = make_project()
+    labeler = make_member(project)
+    reviewer = make_member(project, Membership.Role.REVIEWER)
+
+    for member in (labeler, reviewer):
+        with pytest.raises(ForbiddenError):
+            export_job_create(project=project, user=member, format="model")
+    Project.objects.filter(pk=project.pk).update(reviewers_can_export=True)
+    project.refresh_from_db()
+    with pytest.raises(ForbiddenError):
+        export_job_create(project=project, user=labeler, format="text")
+    assert export_job_create(project=project, user=reviewer, format="text").status == ExportJob.Status.QUEUED
 
 
 def test_export_over_http_ends_in_a_download_link(media_root: Path) -> None:

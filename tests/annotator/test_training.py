@@ -215,7 +215,7 @@ def test_a_run_whose_worker_died_is_failed_and_retried(
     model = score_lines(make_lines(project, 1), [0.5])
     dead = stale_run(project)
     fresh_project = make_project()
-    alive = stale_run(fresh_project, minutes=1)
+    alive = stale_run(fresh_project, minutes=0.25)
 
     with django_capture_on_commit_callbacks(execute=True):
         (retry,) = training_run_recover_stale()
