@@ -7,11 +7,13 @@ here imports ``annotator.tasks``: work for the workers is sent by task name
 from annotator.services.exports import export_job_create
 from annotator.services.imports import import_job_create
 from annotator.services.labeling import (
+    MAX_LEASES_PER_LABELER,
     MAX_TEXT_LENGTH,
     draft_save,
     label_submit,
     lease_heartbeat,
     lease_release,
+    leases_return,
     line_claim,
     line_create,
     line_disagreement_refresh,
@@ -40,6 +42,7 @@ from annotator.services.training import (
 
 __all__ = [
     "EDITABLE_SETTINGS",
+    "MAX_LEASES_PER_LABELER",
     "MAX_TEXT_LENGTH",
     "ProjectSettings",
     "TrainingError",
@@ -50,6 +53,7 @@ __all__ = [
     "label_submit",
     "lease_heartbeat",
     "lease_release",
+    "leases_return",
     "line_claim",
     "line_create",
     "line_disagreement_refresh",
