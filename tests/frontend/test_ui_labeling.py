@@ -317,6 +317,14 @@ def test_enter_before_the_next_line_has_loaded_shows_no_script_error(
     assert labeled_text(second) is None
     expect(page.locator("#alert")).not_to_have_class(re.compile("visible"))
     until(page, lambda: len(held(labeler)) == 2)
+
+    # Enter while a reloaded page is still fetching its line does nothing either.
+    page.reload(wait_until="commit")
+    for _ in range(3):
+        page.keyboard.press("Enter")
+    assert shown_line(page) == second
+    assert labeled_text(second) is None
+    expect(page.locator("#alert")).not_to_have_class(re.compile("visible"))
     # (the page fixture fails the test on any uncaught error or console error)
 
 
