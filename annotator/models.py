@@ -224,6 +224,10 @@ class Line(models.Model):
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     lease_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # This grant of the lease: new at every claim, kept while the holder renews
+    # it. A submit or a release naming an older grant (the line was released,
+    # or expired and leased again since) changes nothing.
+    lease_token = models.UUIDField(null=True, blank=True)
 
     current_transcription = models.ForeignKey(
         "Transcription", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

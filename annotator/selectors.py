@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 from django.conf import settings
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -129,18 +129,34 @@ def line_draft(*, line: Line, user: AnyUser) -> Transcription | None:
     return Transcription.objects.filter(line=line, author_id=user.pk, status=Transcription.Status.DRAFT).first()
 
 
-def line_previous(*, project: Project, user: AnyUser) -> Line | None:
-    """The line this user submitted most recently ("go back"); resubmitting it amends."""
+# How far back a labeler's history reaches (Alt+B, the recent lines list).
+RECENT_LINES_MAX = 50
+
+
+def lines_recent(*, project: Project, user: AnyUser, limit: int, offset: int = 0) -> list[Line]:
+    """The lines this user submitted most recently, newest first, each once
+    (by its latest submit), skipping the newest ``offset``; resubmitting one amends it."""
+    if limit < 1 or offset < 0 or offset + limit > RECENT_LINES_MAX:
+        message = f"The history reaches your last {RECENT_LINES_MAX} lines."
+        raise InvalidInputError(message, fields={"back": [message]})
     latest = (
         Transcription.objects.filter(line__project=project, author_id=user.pk)
         .exclude(status=Transcription.Status.DRAFT)
-        .order_by("-created_at", "-id")
-        .values_list("line_id", flat=True)
-        .first()
+        .values("line_id")
+        .annotate(last_at=Max("created_at"), last_id=Max("id"))
+        .order_by("-last_at", "-last_id")
+        .values_list("line_id", flat=True)[offset : offset + limit]
     )
-    if latest is None:
-        return None
-    return Line.objects.select_related("project", "current_transcription").get(pk=latest)
+    ids = list(latest)
+    lines = Line.objects.select_related("project", "current_transcription").in_bulk(ids)
+    return [lines[pk] for pk in ids]
+
+
+def line_previous(*, project: Project, user: AnyUser, back: int = 0) -> Line | None:
+    """The line this user submitted ``back`` lines before their latest ("go
+    back", 0: the latest); resubmitting it amends."""
+    found = lines_recent(project=project, user=user, limit=1, offset=back)
+    return found[0] if found else None
 
 
 def eval_lines_labeled(*, project: Project, at_most: int) -> int:

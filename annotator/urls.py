@@ -41,6 +41,8 @@ urlpatterns = [
     # the queue and lines
     path(f"{PROJECT}/queue/next", labeling.QueueNextApi.as_view(), name="queue-next"),
     path(f"{PROJECT}/queue/previous", labeling.QueuePreviousApi.as_view(), name="queue-previous"),
+    path(f"{PROJECT}/queue/recent", labeling.QueueRecentApi.as_view(), name="queue-recent"),
+    path(f"{PROJECT}/queue/release", labeling.QueueReleaseApi.as_view(), name="queue-release"),
     path(f"{LINE}/heartbeat", labeling.LineHeartbeatApi.as_view(), name="line-heartbeat"),
     path(f"{LINE}/skip", labeling.LineSkipApi.as_view(), name="line-skip"),
     path(f"{LINE}/submit", labeling.LineSubmitApi.as_view(), name="line-submit"),

@@ -29,7 +29,7 @@ from annotator.apis.projects import ProjectOutput
 from annotator.errors import InvalidInputError
 from annotator.permissions import AnyUser
 from annotator.selectors import project_list
-from annotator.services import login_failure_record, login_success_record, login_throttle_check
+from annotator.services import leases_return, login_failure_record, login_success_record, login_throttle_check
 
 
 class LoginInput(serializers.Serializer):
@@ -121,9 +121,26 @@ def _authenticate(request: Request, username: str, password: str) -> User:
     return user
 
 
+class LogoutInput(serializers.Serializer):
+    keep = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        default=list,
+        max_length=100,
+        help_text="Lines whose submit is still on its way: they keep their lease.",
+    )
+
+
 class LogoutApi(APIView):
-    @extend_schema(request=None, responses={204: None}, description="End the browser session.")
+    @extend_schema(
+        request=LogoutInput,
+        responses={204: None, 400: ERRORS[400]},
+        description="End the browser session; the lines you hold go back to the queue (except `keep`).",
+    )
     def post(self, request: Request) -> Response:
+        data = LogoutInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        leases_return(user=request.user, keep_lines=data.validated_data["keep"])
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

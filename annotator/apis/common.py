@@ -184,6 +184,9 @@ class LineOutput(serializers.Serializer):
     width = serializers.IntegerField()
     height = serializers.IntegerField()
     lease_expires_at = serializers.DateTimeField(allow_null=True)
+    lease = serializers.UUIDField(
+        allow_null=True, help_text="Your grant of the lease on this line (null when you do not hold it)."
+    )
     prediction = PredictionOutput(allow_null=True)
     draft = TranscriptionOutput(allow_null=True)
     transcription = TranscriptionOutput(allow_null=True, help_text="The line's current label, if it has one.")
@@ -206,11 +209,16 @@ def line_payload(request: Request, line: Line | None) -> dict[str, Any]:
         "width": line.width,
         "height": line.height,
         "lease_expires_at": line.lease_expires_at if holds_lease else None,
+        "lease": line.lease_token if holds_lease else None,
         "prediction": line_prediction(line=line),
         "draft": line_draft(line=line, user=user),
         "transcription": line.current_transcription,
     }
     return {"line": payload}
+
+
+def line_payloads(request: Request, lines: list[Line]) -> list[dict[str, Any]]:
+    return [line_payload(request, line)["line"] for line in lines]
 
 
 class ImageRenderer(BaseRenderer):

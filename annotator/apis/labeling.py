@@ -1,4 +1,5 @@
-"""The labeling queue and one line: claim, heartbeat, skip, draft, submit, image.
+"""The labeling queue and one line: claim, history, release, heartbeat, skip,
+draft, submit, image.
 
 Each view validates its input, calls one service or selector and serializes the
 result; membership is enforced by those calls, not here.
@@ -11,16 +12,42 @@ import mimetypes
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.apis.common import ERRORS, MAX_INTEGER, ImageRenderer, QueueOutput, TranscriptionOutput, line_payload
+from annotator.apis.common import (
+    ERRORS,
+    MAX_INTEGER,
+    ImageRenderer,
+    LineOutput,
+    QueueOutput,
+    TranscriptionOutput,
+    line_payload,
+    line_payloads,
+)
 from annotator.line_context import line_context_png
 from annotator.models import TrainingRun
-from annotator.selectors import line_get, line_previous, project_get, training_run_in_flight
-from annotator.services import MAX_TEXT_LENGTH, draft_save, label_submit, lease_heartbeat, lease_release, line_claim
+from annotator.selectors import (
+    RECENT_LINES_MAX,
+    line_get,
+    line_previous,
+    lines_recent,
+    project_get,
+    training_run_in_flight,
+)
+from annotator.services import (
+    MAX_LEASES_PER_LABELER,
+    MAX_TEXT_LENGTH,
+    draft_save,
+    label_submit,
+    lease_heartbeat,
+    lease_release,
+    leases_return,
+    line_claim,
+)
 from recognition.images import ImageError
 
 
@@ -30,6 +57,14 @@ class QueueNextInput(serializers.Serializer):
         required=False,
         default=list,
         help_text="The line you are showing: keep its lease and lease one more, to fetch it ahead.",
+    )
+    resume = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_INTEGER,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The line this page showed before a reload: you get it back if nobody else took it meanwhile.",
     )
 
 
@@ -44,21 +79,93 @@ class QueueNextApi(APIView):
         project = project_get(project_id=project_id, user=request.user)
         data = QueueNextInput(data=request.data)
         data.is_valid(raise_exception=True)
-        line = line_claim(project=project, user=request.user, exclude=data.validated_data["exclude"])
+        line = line_claim(
+            project=project,
+            user=request.user,
+            exclude=data.validated_data["exclude"],
+            resume=data.validated_data["resume"],
+        )
         if line is not None:
             line = line_get(line_id=line.pk, user=request.user)
         return Response(QueueOutput(line_payload(request, line)).data)
 
 
+class QueuePreviousInput(serializers.Serializer):
+    back = serializers.IntegerField(
+        required=False,
+        default=0,
+        min_value=0,
+        max_value=RECENT_LINES_MAX - 1,
+        help_text="0: your latest line; k: the line k lines before it.",
+    )
+
+
 class QueuePreviousApi(APIView):
     @extend_schema(
-        responses={200: QueueOutput, 404: ERRORS[404]},
-        description="Your most recently submitted line, with its current text; submitting it again amends it.",
+        parameters=[QueuePreviousInput],
+        responses={200: QueueOutput, 400: ERRORS[400], 404: ERRORS[404]},
+        description="A line you submitted (the latest, or `back` lines before it), with its current text; "
+        "submitting it again amends it. {line: null} when your history is not that long.",
     )
     def get(self, request: Request, project_id: int) -> Response:
         project = project_get(project_id=project_id, user=request.user)
-        line = line_previous(project=project, user=request.user)
+        data = QueuePreviousInput(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        line = line_previous(project=project, user=request.user, back=data.validated_data["back"])
         return Response(QueueOutput(line_payload(request, line)).data)
+
+
+class QueueRecentInput(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, default=10, min_value=1, max_value=RECENT_LINES_MAX)
+
+
+class QueueRecentOutput(serializers.Serializer):
+    lines = LineOutput(many=True)
+
+
+class QueueRecentApi(APIView):
+    @extend_schema(
+        parameters=[QueueRecentInput],
+        responses={200: QueueRecentOutput, 400: ERRORS[400], 404: ERRORS[404]},
+        description="Your most recently submitted lines, newest first, each once, with their current text.",
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project = project_get(project_id=project_id, user=request.user)
+        data = QueueRecentInput(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        lines = lines_recent(project=project, user=request.user, limit=data.validated_data["limit"])
+        return Response(QueueRecentOutput({"lines": line_payloads(request, lines)}).data)
+
+
+class QueueReleaseInput(serializers.Serializer):
+    leases = serializers.ListField(
+        child=serializers.UUIDField(),
+        max_length=MAX_LEASES_PER_LABELER,
+        help_text="The grants (`lease` of a line) to give back; a line leased again since keeps its lease.",
+    )
+
+
+class QueueReleaseOutput(serializers.Serializer):
+    released = serializers.IntegerField()
+
+
+class QueueReleaseApi(APIView):
+    # navigator.sendBeacon (the page being left) cannot set headers: it sends a
+    # form body whose csrfmiddlewaretoken field the session's CSRF check reads.
+    parser_classes = [JSONParser, FormParser]
+
+    @extend_schema(
+        request=QueueReleaseInput,
+        responses={200: QueueReleaseOutput, 400: ERRORS[400], 403: ERRORS[403], 404: ERRORS[404]},
+        description="Give your leased lines back to the queue (not a skip: they may come back to you). "
+        "Takes JSON, or a form with `csrfmiddlewaretoken` from a page being left.",
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project = project_get(project_id=project_id, user=request.user)
+        data = QueueReleaseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        released = leases_return(user=request.user, project=project, leases=data.validated_data["leases"])
+        return Response(QueueReleaseOutput({"released": released}).data)
 
 
 class LeaseOutput(serializers.Serializer):
@@ -87,6 +194,12 @@ class SubmitInput(serializers.Serializer):
     # "N characters, at most M" instead of DRF's generic message.
     text = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=MAX_TEXT_LENGTH * 4)
     client_id = serializers.UUIDField(help_text="A fresh UUID per submission; a retry reuses it.")
+    lease = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The line's `lease` when it was shown: new work is refused unless you still hold that grant.",
+    )
 
 
 class SubmitTrainingOutput(serializers.Serializer):
@@ -114,7 +227,11 @@ class LineSubmitApi(APIView):
         data = SubmitInput(data=request.data)
         data.is_valid(raise_exception=True)
         transcription = label_submit(
-            line=line, user=request.user, text=data.validated_data["text"], client_id=data.validated_data["client_id"]
+            line=line,
+            user=request.user,
+            text=data.validated_data["text"],
+            client_id=data.validated_data["client_id"],
+            lease=data.validated_data["lease"],
         )
         run = training_run_in_flight(project=line.project_id)
         training = None

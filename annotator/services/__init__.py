@@ -8,11 +8,13 @@ from annotator.services.accounts import login_failure_record, login_success_reco
 from annotator.services.exports import export_job_create
 from annotator.services.imports import import_job_create
 from annotator.services.labeling import (
+    MAX_LEASES_PER_LABELER,
     MAX_TEXT_LENGTH,
     draft_save,
     label_submit,
     lease_heartbeat,
     lease_release,
+    leases_return,
     line_claim,
     line_create,
     line_disagreement_refresh,
@@ -42,6 +44,7 @@ from annotator.services.training import (
 
 __all__ = [
     "EDITABLE_SETTINGS",
+    "MAX_LEASES_PER_LABELER",
     "MAX_TEXT_LENGTH",
     "ProjectSettings",
     "TrainingError",
@@ -52,6 +55,7 @@ __all__ = [
     "label_submit",
     "lease_heartbeat",
     "lease_release",
+    "leases_return",
     "line_claim",
     "line_create",
     "line_disagreement_refresh",

@@ -3,9 +3,11 @@
 The queue policy, in the order ``line_claim`` applies it:
 
 1. A labeler who already holds an unexpired lease in the project gets that line
-   back (a page reload must not burn a second line). A client may name the
-   line it is showing in ``exclude`` to lease one more ahead of time, so the
-   next line's image loads while the current one is typed: at most
+   back (a page reload must not burn a second line); a reload names the line
+   it showed in ``resume``, which is leased again if nobody else took it
+   meanwhile (leaving the page released it). A client may name the line it is
+   showing in ``exclude`` to lease one more ahead of time, so the next line's
+   image loads while the current one is typed: at most
    ``MAX_LEASES_PER_LABELER`` lines per labeler.
 2. Eval-split lines first, until ``project.min_eval_lines`` of them are labeled:
    a retrained model can only be accepted or rejected against a labeled eval
@@ -22,6 +24,10 @@ The queue policy, in the order ``line_claim`` applies it:
 Within the first non-empty queue the line is drawn at random from the top
 ``project.top_window`` candidates, so concurrent labelers rarely reach for the
 same row; only that window is read, never the whole pool.
+
+Every claim is a new grant of the lease (``Line.lease_token``); renewing keeps
+it. A submit may name the grant it was typed under, and a release names the
+grants it gives back, so neither acts on a lease granted after them.
 """
 
 from __future__ import annotations
@@ -147,6 +153,24 @@ def line_disagreement_refresh(*, line: Line) -> float | None:
 # --- the queue ---------------------------------------------------------------
 
 
+def _grant(*, user: AnyUser, now: datetime, expires: datetime) -> dict[str, object]:
+    """The columns of a new lease for ``user``: a fresh grant token."""
+    return {
+        "lease_user_id": user.pk,
+        "lease_expires_at": expires,
+        "lease_heartbeat_at": now,
+        "lease_token": uuid.uuid4(),
+    }
+
+
+_NO_LEASE: dict[str, object] = {
+    "lease_user": None,
+    "lease_expires_at": None,
+    "lease_heartbeat_at": None,
+    "lease_token": None,
+}
+
+
 def _free(now: datetime) -> Q:
     """No live lease: never leased, released, or expired (expired leases need no sweeper)."""
     return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
@@ -186,11 +210,36 @@ def _held_line_renew(
     return Line.objects.get(pk=held.pk) if renewed else None
 
 
-def line_claim(*, project: Project, user: AnyUser, exclude: Sequence[int] = ()) -> Line | None:
+def _resume(
+    *, project: Project, user: AnyUser, membership: Membership, now: datetime, expires: datetime, line_id: int
+) -> Line | None:
+    """Lease ``line_id`` again for ``user`` (a new grant) if it is unlabeled, not
+    held by anyone else, not skipped by them, and they hold fewer than the
+    maximum of other lines; else None."""
+    with transaction.atomic():
+        # The membership lock orders this with the same user's other claims.
+        Membership.objects.select_for_update().get(pk=membership.pk)
+        others = _live_leases(project=project, user=user, now=now, exclude=[line_id]).count()
+        if others >= MAX_LEASES_PER_LABELER:
+            return None
+        taken = (
+            Line.objects.filter(pk=line_id, project=project, queue_state=Line.QueueState.UNLABELED)
+            .filter(_free(now) | Q(lease_user_id=user.pk))
+            .exclude(skips__user_id=user_pk(user))
+            .update(**_grant(user=user, now=now, expires=expires))
+        )
+    return Line.objects.get(pk=line_id) if taken else None
+
+
+def line_claim(
+    *, project: Project, user: AnyUser, exclude: Sequence[int] = (), resume: int | None = None
+) -> Line | None:
     """Lease the next line to label for ``user``, or None when nothing is left.
 
     ``exclude``: lines the client already shows (at most one); a lease on them
     is kept but not returned, so the call leases a further line to fetch ahead.
+    ``resume``: the line a reloaded page showed; it comes back (with a new
+    grant) when it is still to be labeled and nobody else holds it.
     """
     membership = membership_require(project=project, user=user)
     exclude = sorted(set(exclude))
@@ -202,6 +251,10 @@ def line_claim(*, project: Project, user: AnyUser, exclude: Sequence[int] = ()) 
         raise InvalidInputError(message, fields={"exclude": [message]})
     now = timezone.now()
     expires = now + timedelta(seconds=project.lease_seconds)
+    if resume is not None and resume not in exclude:
+        resumed = _resume(project=project, user=user, membership=membership, now=now, expires=expires, line_id=resume)
+        if resumed is not None:
+            return resumed
     if connections[Line.objects.db].features.has_select_for_update_skip_locked:
         return _claim_with_row_locks(
             project=project, user=user, membership=membership, now=now, expires=expires, exclude=exclude
@@ -238,9 +291,7 @@ def _claim_with_row_locks(
             window = list(queue.select_for_update(skip_locked=True).values_list("pk", flat=True)[: project.top_window])
             if window:
                 pick = random.choice(window)
-                Line.objects.filter(pk=pick).update(
-                    lease_user_id=user.pk, lease_expires_at=expires, lease_heartbeat_at=now
-                )
+                Line.objects.filter(pk=pick).update(**_grant(user=user, now=now, expires=expires))
                 return Line.objects.get(pk=pick)
     return None
 
@@ -270,7 +321,7 @@ def _claim_with_compare_and_set(
                     Line.objects.filter(pk=pick, queue_state=Line.QueueState.UNLABELED)
                     .filter(_free(now))
                     .filter(~Exists(holds_live_lease))
-                    .update(lease_user_id=user.pk, lease_expires_at=expires, lease_heartbeat_at=now)
+                    .update(**_grant(user=user, now=now, expires=expires))
                 )
                 if taken:
                     return Line.objects.get(pk=pick)
@@ -302,10 +353,32 @@ def lease_release(*, line: Line, user: AnyUser) -> None:
     """Skip: give the line back to the queue and never serve it to this user again."""
     membership_require(project=line.project_id, user=user)
     with transaction.atomic():
-        Line.objects.filter(pk=line.pk, lease_user_id=user.pk).update(
-            lease_user=None, lease_expires_at=None, lease_heartbeat_at=None
-        )
+        Line.objects.filter(pk=line.pk, lease_user_id=user.pk).update(**_NO_LEASE)
         LineSkip.objects.get_or_create(line_id=line.pk, user_id=user_pk(user))
+
+
+def leases_return(
+    *,
+    user: AnyUser,
+    project: Project | None = None,
+    leases: Sequence[uuid.UUID] | None = None,
+    keep_lines: Sequence[int] = (),
+) -> int:
+    """Give lines back to the queue without skipping them (the labeler left the
+    page, or logged out); returns how many leases ended.
+
+    Only ``user``'s own leases, in ``project`` when given. ``leases``: only these
+    grants (a lease granted again since, by a reload, stays); None: all of
+    them. ``keep_lines``: lines whose submit is still on its way keep their lease.
+    """
+    if project is not None:
+        membership_require(project=project, user=user)
+    mine = Line.objects.filter(lease_user_id=user_pk(user), queue_state=Line.QueueState.UNLABELED)
+    if project is not None:
+        mine = mine.filter(project=project)
+    if leases is not None:
+        mine = mine.filter(lease_token__in=list(leases))
+    return mine.exclude(pk__in=list(keep_lines)).update(**_NO_LEASE)
 
 
 # --- labels ------------------------------------------------------------------
@@ -330,13 +403,19 @@ def transcription_text_clean(text: str, *, allow_empty: bool = False) -> str:
     return cleaned
 
 
-def _require_can_edit(*, line: Line, user: AnyUser, membership: Membership) -> None:
-    """May ``user`` write a label or draft for ``line`` right now? Raises ConflictError if not."""
+def _require_can_edit(*, line: Line, user: AnyUser, membership: Membership, lease: uuid.UUID | None = None) -> None:
+    """May ``user`` write a label or draft for ``line`` right now (under the
+    grant ``lease``, when named)? Raises ConflictError if not."""
     if membership.can_review:
         return
     if line.queue_state == Line.QueueState.UNLABELED:
-        if line.lease_user_id == user.pk:
+        if line.lease_user_id == user.pk and (lease is None or line.lease_token == lease):
             return
+        if line.lease_user_id == user.pk:
+            raise ConflictError(
+                "Your hold on this line ended (you left the page, or it expired) and it was given to you "
+                "again since; this text was typed under the earlier hold and is not stored. Your text is kept."
+            )
         if line.lease_user_id is None:
             raise ConflictError("You do not hold this line; take it from the queue first.")
         raise ConflictError(
@@ -358,13 +437,17 @@ def _submission_replayed(*, client_id: uuid.UUID, line: Line, user: AnyUser) -> 
     return earlier
 
 
-def label_submit(*, line: Line, user: AnyUser, text: str, client_id: uuid.UUID) -> Transcription:
+def label_submit(
+    *, line: Line, user: AnyUser, text: str, client_id: uuid.UUID, lease: uuid.UUID | None = None
+) -> Transcription:
     """Store a labeler's text for ``line`` as a new Transcription row.
 
     Idempotent by ``client_id``: a retried request returns the row the first one
-    created. New work needs the lease (reviewers and admins need none); a line
-    already labeled can be amended by the author of its current text (or a
-    reviewer), which adds a row and moves ``Line.current_transcription``.
+    created. New work needs the lease (reviewers and admins need none), and,
+    when ``lease`` names the grant the text was typed under, that very grant: a
+    line released or leased again since is refused. A line already labeled can
+    be amended by the author of its current text (or a reviewer), which adds a
+    row and moves ``Line.current_transcription``.
     """
     membership = membership_require(project=line.project_id, user=user)
     cleaned = transcription_text_clean(text)
@@ -378,6 +461,8 @@ def label_submit(*, line: Line, user: AnyUser, text: str, client_id: uuid.UUID) 
         else Transcription.Status.SUBMITTED
     )
     may_take = Q() if membership.can_review else Q(lease_user_id=user.pk)
+    if lease is not None and not membership.can_review:
+        may_take &= Q(lease_token=lease)
     with transaction.atomic():
         # Race: two labelers submitting one line as new work (the first lease
         # expired and the line went to a second labeler). This conditional
@@ -387,9 +472,7 @@ def label_submit(*, line: Line, user: AnyUser, text: str, client_id: uuid.UUID) 
         taken = (
             Line.objects.filter(pk=line.pk, queue_state=Line.QueueState.UNLABELED)
             .filter(may_take)
-            .update(
-                queue_state=Line.QueueState.LABELED, lease_user=None, lease_expires_at=None, lease_heartbeat_at=None
-            )
+            .update(queue_state=Line.QueueState.LABELED, **_NO_LEASE)
         )
         if not taken:
             # Not new work: an amend, a retry that lost to its twin, or a conflict.
@@ -398,7 +481,10 @@ def label_submit(*, line: Line, user: AnyUser, text: str, client_id: uuid.UUID) 
             replayed = _submission_replayed(client_id=client_id, line=line, user=user)
             if replayed is not None:
                 return replayed
-            _require_can_edit(line=locked, user=user, membership=membership)
+            _require_can_edit(line=locked, user=user, membership=membership, lease=lease)
+            if locked.queue_state == Line.QueueState.UNLABELED and not membership.can_review:
+                # Only the conditional UPDATE above may turn new work into a label.
+                raise ConflictError("You do not hold this line; take it from the queue first.")
         try:
             with transaction.atomic():
                 transcription = Transcription.objects.create(

@@ -132,6 +132,20 @@ async function request(method, url, body, {retries = 0, timeout} = {}) {
   }
 }
 
+/**
+ * POST `fields` from a page being left (pagehide): navigator.sendBeacon, which
+ * outlives the page but cannot set headers, so the CSRF token travels in the
+ * form body (`csrfmiddlewaretoken`, read by Django's CSRF check). Arrays
+ * repeat their key. Returns whether the browser queued it.
+ */
+function beacon(url, fields) {
+  const body = new URLSearchParams({csrfmiddlewaretoken: csrfToken()});
+  for (const [key, value] of Object.entries(fields)) {
+    for (const item of Array.isArray(value) ? value : [value]) body.append(key, String(item));
+  }
+  return navigator.sendBeacon(url, body);
+}
+
 let vocabulary = null;
 
 export const api = {
@@ -140,6 +154,7 @@ export const api = {
   put: (url, body, options) => request('PUT', url, body, options),
   patch: (url, body, options) => request('PATCH', url, body, options),
   upload,
+  beacon,
   /** Roles, import kinds and review lists as the server defines them (fetched once per page). */
   vocabulary: () => (vocabulary ??= api.get('/api/vocabulary')),
 };
@@ -180,6 +195,9 @@ export function query(params) {
   const text = search.toString();
   return text ? `?${text}` : '';
 }
+
+/** Where a user's outbox lives in localStorage. */
+export const outboxKey = (userId) => `lineproof.outbox.${userId}`;
 
 /**
  * The outbox: POSTs that must arrive (label submissions). Each is written to
@@ -222,6 +240,11 @@ export class Outbox extends EventTarget {
 
   get pending() {
     return this.read().pending;
+  }
+
+  /** Lines whose submit or skip has not reached the server yet: their leases must stay. */
+  get pendingLineIds() {
+    return [...new Set(this.pending.map((item) => item.meta?.lineId).filter(Number.isInteger))];
   }
 
   get failed() {

@@ -1,7 +1,7 @@
 // Boot: who is logged in, the navigation their role allows, then the page the
 // path names. Every page is a full load of the same shell, so each starts clean.
 
-import {ApiError, api, onUnauthenticated} from './api.js';
+import {ApiError, Outbox, api, onUnauthenticated, outboxKey} from './api.js';
 import {h, replace, showError} from './dom.js';
 import {projectPages, setRoles} from './roles.js';
 
@@ -34,7 +34,9 @@ function renderNav(me, page, projectId) {
 
   const logout = async () => {
     try {
-      await api.post('/api/auth/logout');
+      // The server gives the lines you hold back to the queue, except those
+      // whose submit is still on its way (they land after the next login).
+      await api.post('/api/auth/logout', {keep: new Outbox(outboxKey(me.id)).pendingLineIds});
     } catch (error) {
       if (!(error instanceof ApiError) || error.status !== 401) return showError(error.message);
     }

@@ -20,7 +20,7 @@ from django.db import connection
 
 from annotator import enqueue
 from annotator.models import Document, Line, Membership, ModelVersion, Page, Prediction, Project
-from annotator.services import label_submit, line_create, line_priority_refresh
+from annotator.services import label_submit, line_claim, line_create, line_priority_refresh
 from recognition.calibration import Calibration
 from recognition.checkpoint import checkpoint_dict, save_atomic
 from recognition.codec import Codec
@@ -100,6 +100,15 @@ def score_lines(lines: Sequence[Line], uncertainties: Sequence[float], *, status
     )
     line_priority_refresh(project=project)
     return model
+
+
+def claim_with_ahead(project: Project, user: User) -> tuple[Line, Line]:
+    """What the labeling page holds: the line it shows and one fetched ahead."""
+    shown = line_claim(project=project, user=user)
+    assert shown is not None
+    ahead = line_claim(project=project, user=user, exclude=[shown.pk])
+    assert ahead is not None
+    return shown, ahead
 
 
 def client_id() -> uuid.UUID:

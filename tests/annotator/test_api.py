@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, get_resolver, reverse
+from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -20,7 +24,8 @@ from annotator.apis import vocabulary
 from annotator.apis.parsers import MAX_JSON_BYTES
 from annotator.models import ExportJob, ImportJob, Line, Membership, ModelVersion, Project, TrainingRun, Transcription
 from annotator.selectors import REVIEW_KINDS
-from tests.annotator.factories import make_lines, make_member, make_project, score_lines
+from annotator.services import label_submit, leases_return, line_claim
+from tests.annotator.factories import claim_with_ahead, make_lines, make_member, make_project, score_lines
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +44,8 @@ API_NAMES = {
     "project-detail",
     "queue-next",
     "queue-previous",
+    "queue-recent",
+    "queue-release",
     "line-heartbeat",
     "line-skip",
     "line-submit",
@@ -235,6 +242,179 @@ def test_conflicts_are_409_with_a_message(world: tuple[Project, Line, User]) -> 
     assert response.status_code == 409
     assert "Another labeler holds this line" in response.json()["error"]["message"]
     assert as_user(rival).post(reverse("line-heartbeat", args=[line.pk])).status_code == 409
+
+
+def lease_of_someone_else(project: Project, line: Line, member: User) -> str | None:
+    line_claim(project=project, user=make_member(project))
+    return None
+
+
+def lease_never_held(project: Project, line: Line, member: User) -> str | None:
+    return str(uuid.uuid4())
+
+
+def lease_expired_and_taken(project: Project, line: Line, member: User) -> str | None:
+    claimed = line_claim(project=project, user=member)
+    assert claimed is not None
+    Line.objects.filter(pk=line.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert line_claim(project=project, user=make_member(project)) == line
+    return str(claimed.lease_token)
+
+
+def lease_released_and_granted_again(project: Project, line: Line, member: User) -> str | None:
+    claimed = line_claim(project=project, user=member)
+    assert claimed is not None
+    leases_return(user=member, project=project)
+    assert line_claim(project=project, user=member, resume=line.pk) == line
+    return str(claimed.lease_token)
+
+
+@pytest.mark.parametrize(
+    "arrange",
+    [lease_of_someone_else, lease_never_held, lease_expired_and_taken, lease_released_and_granted_again],
+)
+def test_a_submit_not_under_the_labelers_current_lease_is_a_409_and_stores_nothing(
+    world: tuple[Project, Line, User], arrange: Callable[[Project, Line, User], str | None]
+) -> None:
+    project, line, member = world
+    lease = arrange(project, line, member)
+    state = Line.objects.values("queue_state", "lease_user_id", "lease_token").get(pk=line.pk)
+
+    body = {"text": "kew gardens", "client_id": str(uuid.uuid4()), "lease": lease}
+    response = as_user(member).post(reverse("line-submit", args=[line.pk]), body, format="json")
+
+    assert response.status_code == 409, response.json()
+    assert response.json()["error"]["code"] == "conflict"
+    assert response.json()["error"]["message"]
+    assert not Transcription.objects.exists()
+    assert Line.objects.values("queue_state", "lease_user_id", "lease_token").get(pk=line.pk) == state
+
+
+def test_a_submit_under_the_current_lease_is_stored() -> None:
+    project = make_project()
+    make_lines(project, 2)
+    member = make_member(project)
+    client = as_user(member)
+    shown = client.post(reverse("queue-next", args=[project.pk])).json()["line"]
+    assert shown["lease"]
+    body = {"text": "kew gardens", "client_id": str(uuid.uuid4()), "lease": shown["lease"]}
+    assert client.post(reverse("line-submit", args=[shown["id"]]), body, format="json").status_code == 200
+    assert Line.objects.get(pk=shown["id"]).queue_state == Line.QueueState.LABELED
+
+
+def browser(user: User, project: Project) -> tuple[Client, str]:
+    """A logged-in browser session with CSRF enforced, and its CSRF token."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    shell = client.get(f"/projects/{project.pk}/label")
+    return client, shell.cookies["csrftoken"].value
+
+
+def held(user: User) -> set[int]:
+    return set(Line.objects.filter(lease_user=user).values_list("pk", flat=True))
+
+
+def test_release_takes_a_beacons_form_with_the_csrf_token_in_the_body() -> None:
+    project = make_project()
+    make_lines(project, 4)
+    member = make_member(project)
+    client, token = browser(member, project)
+    csrf = {"X-CSRFToken": token}
+    shown = client.post(reverse("queue-next", args=[project.pk]), {}, content_type="application/json", headers=csrf)
+    shown_line = shown.json()["line"]
+    ahead = client.post(
+        reverse("queue-next", args=[project.pk]),
+        {"exclude": [shown_line["id"]]},
+        content_type="application/json",
+        headers=csrf,
+    ).json()["line"]
+    assert held(member) == {shown_line["id"], ahead["id"]}
+    form = "application/x-www-form-urlencoded"  # what navigator.sendBeacon sends for URLSearchParams
+    leases = [shown_line["lease"], ahead["lease"]]
+    url = reverse("queue-release", args=[project.pk])
+
+    refused = client.post(url, urlencode({"leases": leases}, doseq=True), content_type=form)
+    assert refused.status_code == 403
+    assert "CSRF" in refused.json()["error"]["message"]
+    assert held(member) == {shown_line["id"], ahead["id"]}
+
+    released = client.post(
+        url, urlencode({"csrfmiddlewaretoken": token, "leases": leases}, doseq=True), content_type=form
+    )
+    assert released.status_code == 200
+    assert released.json() == {"released": 2}
+    assert held(member) == set()
+    assert not Transcription.objects.exists()
+
+
+def test_release_gives_back_only_the_named_grants_of_the_caller() -> None:
+    project = make_project()
+    make_lines(project, 4)
+    member, rival = make_member(project), make_member(project)
+    theirs = line_claim(project=project, user=rival)
+    mine = line_claim(project=project, user=member)
+    assert theirs is not None
+    assert mine is not None
+    client = as_user(member)
+    url = reverse("queue-release", args=[project.pk])
+
+    stale = client.post(url, {"leases": [str(theirs.lease_token), str(uuid.uuid4())]}, format="json")
+    assert stale.json() == {"released": 0}
+    assert held(rival) == {theirs.pk}
+    assert held(member) == {mine.pk}
+    bad = client.post(url, {"leases": ["not-a-uuid"]}, format="json")
+    assert bad.status_code == 400
+    assert bad.json()["error"]["fields"]["leases"]
+    assert held(member) == {mine.pk}
+
+
+def test_logout_releases_the_labelers_leases_but_not_lines_still_being_submitted() -> None:
+    project = make_project()
+    make_lines(project, 4)
+    member = make_member(project)
+    shown, _ahead = claim_with_ahead(project, member)
+    client, token = browser(member, project)
+
+    response = client.post(
+        reverse("auth-logout"), {"keep": [shown.pk]}, content_type="application/json", HTTP_X_CSRFTOKEN=token
+    )
+
+    assert response.status_code == 204
+    assert held(member) == {shown.pk}
+    assert client.get(reverse("me")).status_code in {401, 403}
+    # The submit that was on its way still lands.
+    label_submit(line=shown, user=member, text="kew", client_id=uuid.uuid4(), lease=shown.lease_token)
+    assert Line.objects.get(pk=shown.pk).queue_state == Line.QueueState.LABELED
+
+
+def test_history_reaches_the_last_lines_not_only_the_last_one() -> None:
+    project = make_project()
+    make_lines(project, 6)
+    member = make_member(project)
+    labeled = []
+    for n in range(5):
+        line = line_claim(project=project, user=member)
+        assert line is not None
+        label_submit(line=line, user=member, text=f"text {n}", client_id=uuid.uuid4())
+        labeled.append(line.pk)
+    client = as_user(member)
+    url = reverse("queue-previous", args=[project.pk])
+
+    walked = [client.get(url, {"back": k}).json()["line"] for k in range(5)]
+    assert [line["id"] for line in walked] == labeled[::-1]
+    assert [line["transcription"]["text"] for line in walked] == [f"text {n}" for n in range(4, -1, -1)]
+    assert client.get(url, {"back": 5}).json() == {"line": None}
+    assert client.get(url).json()["line"]["id"] == labeled[-1]
+    too_far = client.get(url, {"back": 50})
+    assert too_far.status_code == 400
+    assert too_far.json()["error"]["fields"]["back"]
+
+    # An amend moves the line to the front, once.
+    label_submit(line=Line.objects.get(pk=labeled[0]), user=member, text="text 0, amended", client_id=uuid.uuid4())
+    recent = client.get(reverse("queue-recent", args=[project.pk]), {"limit": 3}).json()["lines"]
+    assert [line["id"] for line in recent] == [labeled[0], labeled[4], labeled[3]]
+    assert recent[0]["transcription"]["text"] == "text 0, amended"
+    assert client.get(reverse("queue-recent", args=[project.pk]), {"limit": 0}).status_code == 400
 
 
 def test_skip_is_204_and_moves_on(world: tuple[Project, Line, User]) -> None:

@@ -9,7 +9,14 @@ import pytest
 from annotator.errors import ConflictError, InvalidInputError
 from annotator.models import Line, Membership, ModelVersion, Project, Transcription
 from annotator.selectors import line_previous, verified_lines_since_last_model
-from annotator.services import MAX_TEXT_LENGTH, draft_save, label_submit, line_claim, line_sample_key
+from annotator.services import (
+    MAX_TEXT_LENGTH,
+    draft_save,
+    label_submit,
+    leases_return,
+    line_claim,
+    line_sample_key,
+)
 from tests.annotator.factories import client_id, make_lines, make_member, make_project
 
 
@@ -60,6 +67,27 @@ def test_submit_is_idempotent_by_client_id() -> None:
     assert other is not None
     with pytest.raises(ConflictError, match="already used"):
         label_submit(line=other, user=user, text="x", client_id=key)
+
+
+@pytest.mark.django_db
+def test_a_submit_typed_under_an_earlier_grant_of_the_lease_stores_nothing() -> None:
+    project = make_project()
+    user = make_member(project)
+    make_lines(project, 3)
+    line = line_claim(project=project, user=user)
+    assert line is not None
+    typed_under = line.lease_token
+    leases_return(user=user, project=project)
+    again = line_claim(project=project, user=user, resume=line.pk)
+    assert again is not None
+    assert again.pk == line.pk
+
+    with pytest.raises(ConflictError, match="given to you again"):
+        label_submit(line=line, user=user, text="typed before", client_id=client_id(), lease=typed_under)
+    assert not Transcription.objects.filter(line=line).exists()
+    assert Line.objects.get(pk=line.pk).queue_state == Line.QueueState.UNLABELED
+    stored = label_submit(line=line, user=user, text="typed now", client_id=client_id(), lease=again.lease_token)
+    assert stored.text == "typed now"
 
 
 @pytest.mark.django_db

@@ -14,8 +14,16 @@ from django.utils import timezone
 
 from annotator.errors import ConflictError, InvalidInputError, NotFoundError
 from annotator.models import Line, LineSkip, Project
-from annotator.services import label_submit, lease_heartbeat, lease_release, line_claim
-from tests.annotator.factories import client_id, make_document, make_lines, make_member, make_project, score_lines
+from annotator.services import label_submit, lease_heartbeat, lease_release, leases_return, line_claim
+from tests.annotator.factories import (
+    claim_with_ahead,
+    client_id,
+    make_document,
+    make_lines,
+    make_member,
+    make_project,
+    score_lines,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.claim]
 
@@ -101,6 +109,68 @@ def test_reload_returns_the_same_line_and_extends_the_lease() -> None:
     assert again.lease_expires_at is not None
     assert again.lease_expires_at > timezone.now() + timedelta(seconds=project.lease_seconds - 60)
     assert Line.objects.filter(lease_user=user).count() == 1
+
+
+def test_a_reload_resumes_the_line_it_showed_not_the_one_fetched_ahead() -> None:
+    project = make_project()
+    user = make_member(project)
+    make_lines(project, 10)
+    _other, shown = claim_with_ahead(project, user)
+    # The page shows `shown`, the line it fetched ahead (it moved on to it);
+    # without `resume` the reload gets whichever held line comes first.
+    resumed = line_claim(project=project, user=user, resume=shown.pk)
+    assert resumed is not None
+    assert resumed.pk == shown.pk
+    assert Line.objects.filter(lease_user=user).count() == 2
+
+
+def test_a_reload_after_leaving_released_the_lines_leases_the_shown_line_again() -> None:
+    project = make_project()
+    user = make_member(project)
+    make_lines(project, 10)
+    shown, ahead = claim_with_ahead(project, user)
+    assert shown.lease_token is not None
+    assert ahead.lease_token is not None
+    assert leases_return(user=user, project=project, leases=[shown.lease_token, ahead.lease_token]) == 2
+
+    resumed = line_claim(project=project, user=user, resume=shown.pk)
+    assert resumed is not None
+    assert resumed.pk == shown.pk
+    assert resumed.lease_token not in {None, shown.lease_token}, "a new grant"
+    # A release naming the old grants, arriving late, leaves the new one alone.
+    assert leases_return(user=user, project=project, leases=[shown.lease_token]) == 0
+    assert Line.objects.get(pk=shown.pk).lease_user_id == user.pk
+
+
+def test_resume_never_takes_a_line_from_another_labeler_or_one_skipped() -> None:
+    project = make_project(top_window=1)
+    user, rival = make_member(project), make_member(project)
+    lines = make_lines(project, 4)
+    taken = line_claim(project=project, user=rival)
+    assert taken is not None
+    served = line_claim(project=project, user=user, resume=taken.pk)
+    assert served is not None
+    assert served.pk != taken.pk
+    assert Line.objects.get(pk=taken.pk).lease_user_id == rival.pk
+    lease_release(line=served, user=user)
+    again = line_claim(project=project, user=user, resume=served.pk)
+    assert again is not None
+    assert again.pk not in {served.pk, taken.pk}
+    assert {line.pk for line in lines} >= {again.pk}
+
+
+def test_leaving_returns_only_the_leavers_leases_and_skips_nothing() -> None:
+    project = make_project(top_window=1)
+    user, rival = make_member(project), make_member(project)
+    make_lines(project, 4)
+    mine, kept = claim_with_ahead(project, user)
+    theirs = line_claim(project=project, user=rival)
+    assert theirs is not None
+
+    assert leases_return(user=user, keep_lines=[kept.pk]) == 1
+    assert set(Line.objects.filter(lease_user__isnull=False).values_list("pk", flat=True)) == {kept.pk, theirs.pk}
+    assert not LineSkip.objects.exists()
+    assert line_claim(project=project, user=user, exclude=[kept.pk]) == mine, "a returned line comes back"
 
 
 def test_fetch_ahead_leases_a_second_line_and_keeps_the_first() -> None:

@@ -1,5 +1,6 @@
 // The side panels of the labeling page: the counters, the outbox's sync state
-// (with what the server refused) and the keys for the project's special characters.
+// (with what the server refused), the keys for the project's special characters
+// and your recent lines.
 
 import {h, percent, replace} from '../dom.js';
 
@@ -74,6 +75,31 @@ export function renderVirtualKeys(box, chars, onInsert) {
         },
         h('span', {class: 'vkey-char'}, char),
         i < 9 ? h('small', {}, String(i + 1)) : null,
+      ),
+    ),
+  );
+}
+
+/** Your latest lines, newest first, each a button that opens it to amend (`onOpen(lineId)`). */
+export function renderRecent(box, lines, onOpen) {
+  box.hidden = lines.length === 0;
+  replace(
+    box,
+    h('h2', {id: 'recent-title'}, 'Your recent lines'),
+    h(
+      'ol',
+      {class: 'recent-list'},
+      lines.map((line) =>
+        h(
+          'li',
+          {},
+          h(
+            'button',
+            {type: 'button', class: 'link recent-line', 'data-line-id': String(line.id), onclick: () => onOpen(line.id)},
+            h('span', {class: 'muted'}, `Line ${line.id}: `),
+            h('q', {}, line.transcription?.text ?? ''),
+          ),
+        ),
       ),
     ),
   );

@@ -4,11 +4,27 @@
 // after the one on screen (so its image is loading while this one is typed),
 // and that image. Drafts go to localStorage on every keystroke and to the
 // server after a pause in typing; the lease heartbeat runs every minute.
+//
+// The page is a small state machine (`this.state`, also `data-state` on the
+// section), so a key pressed at the wrong moment does nothing:
+//   loading  no line on screen (fetching one, waiting for the outbox, or none left)
+//   showing  a line is on screen, but its image is not painted yet or has been
+//            on screen for less than config.labelMinShowMs: typing works,
+//            Enter and Alt+S do not (a quick second Enter never submits a
+//            line nobody has seen)
+//   ready    the labeler has seen the line: Enter submits it, Alt+S skips it
+//   broken   the line's image did not load: only Alt+S (skip) acts
+// A submit is not a state: it goes into the outbox at once, bound to the id
+// and lease of the line it was typed for, and the page moves on.
+//
+// Leaving the page (pagehide) gives the leased lines back with a beacon; a
+// reload asks for the line it showed again (`resume`), with its draft.
 
-import {ApiError, Outbox, api, isTransient} from '../api.js';
+import {ApiError, Outbox, api, isTransient, outboxKey} from '../api.js';
+import {config} from '../config.js';
 import {alignToPrediction, codePointIndex, codeUnitOffset, firstUnsure, level, reading} from '../confidence.js';
 import {announce, h, kbd, percent, replace, showError, uuid4} from '../dom.js';
-import {renderCounters, renderSync, renderVirtualKeys} from './label-panels.js';
+import {renderCounters, renderRecent, renderSync, renderVirtualKeys} from './label-panels.js';
 
 const HEARTBEAT_MS = 60_000;
 const DRAFT_DELAY_MS = 1500;
@@ -20,7 +36,7 @@ const KEYMAP = [
   [['Enter'], 'submit and go to the next line'],
   [['Esc'], "reset to the model's reading"],
   [['Alt', 'S'], 'skip this line (or leave your previous line)'],
-  [['Alt', 'B'], 'back to your previous line, to amend it'],
+  [['Alt', 'B'], 'back to your previous lines (once more: one further back), to amend them'],
   [['Alt', '↑'], 'zoom in'],
   [['Alt', '↓'], 'zoom out'],
   [['Alt', '0'], 'fit the line to the page'],
@@ -40,10 +56,17 @@ class LabelPage {
     this.projectId = project.id;
     this.projectName = project.name;
     this.detail = null;
-    this.outbox = new Outbox(`lineproof.outbox.${me.id}`);
+    this.outbox = new Outbox(outboxKey(me.id));
+    this.state = 'loading';
+    this.showSerial = 0; // counts show() calls: a late "painted" for an older line is ignored
     this.current = null; // the leased line on screen (or behind an amend)
     this.next = null; // the line leased ahead
-    this.amending = null; // your previous line, shown instead of `current`
+    this.amending = null; // one of your previous lines, shown instead of `current`
+    this.amendIndex = -1; // how far back `amending` is in your history (0: the latest)
+    this.recent = []; // your latest lines, newest first, with their current text
+    this.known = new Map(); // lines this page held, by id: the recent list's entries once submitted
+    this.currentKey = `lineproof.current.${me.id}.${project.id}`;
+    this.resumeId = Number(localStorage.getItem(this.currentKey)) || null; // the line a reload showed
     this.filling = null;
     this.refill = false;
     this.fillTimer = null;
@@ -75,6 +98,7 @@ class LabelPage {
     this.reading = h('p', {class: 'model-reading muted', id: 'model-reading'});
     this.vkeys = h('div', {class: 'vkeys', role: 'group', 'aria-label': 'Special characters'});
     this.failedBox = h('section', {class: 'failed', hidden: true, 'aria-labelledby': 'failed-title'});
+    this.recentBox = h('section', {class: 'recent', hidden: true, 'aria-labelledby': 'recent-title'});
     this.section = h(
       'section',
       {class: 'label-page', 'aria-labelledby': 'label-title'},
@@ -90,6 +114,7 @@ class LabelPage {
         h('dl', {}, KEYMAP.map(([keys, what]) => [h('dt', {}, kbd(...keys)), h('dd', {}, what)])),
       ),
       this.failedBox,
+      this.recentBox,
     );
     replace(this.main, this.section);
 
@@ -103,7 +128,16 @@ class LabelPage {
     this.outbox.addEventListener('delivered', (event) => this.onDelivered(event.detail));
     this.outbox.addEventListener('failed', (event) => this.onFailed(event.detail));
     window.addEventListener('online', () => this.fill());
+    window.addEventListener('pagehide', () => this.leave());
+    window.addEventListener('pageshow', (event) => {
+      if (event.persisted) this.restart();
+    });
     setInterval(() => this.heartbeat(), HEARTBEAT_MS);
+  }
+
+  setState(state) {
+    this.state = state;
+    this.section.dataset.state = state;
   }
 
   async start() {
@@ -116,6 +150,7 @@ class LabelPage {
     }
     this.renderCounters();
     this.renderVirtualKeys();
+    this.loadRecent().catch((error) => announce(`Your recent lines could not be loaded: ${error.message}`));
     // Submissions left from an earlier visit go first: until they land the
     // server still counts their leases as ours.
     this.outbox.flush();
@@ -123,6 +158,8 @@ class LabelPage {
   }
 
   setLoading(message) {
+    this.showSerial += 1;
+    this.setState('loading');
     this.section.dataset.lineId = '';
     this.section.classList.add('waiting');
     this.input.disabled = true;
@@ -163,17 +200,28 @@ class LabelPage {
     const url = `/api/projects/${this.projectId}/queue/next`;
     try {
       if (!this.current) {
-        const {line} = await api.post(url, {exclude: []}, {retries: 2});
+        // After a reload: the line this page showed, if nobody took it meanwhile.
+        const {line} = await api.post(url, {exclude: [], resume: this.resumeId}, {retries: 2});
+        this.resumeId = null;
         if (!line) {
           this.showEmpty();
           return;
         }
+        this.hold(line);
         this.current = line;
         if (!this.amending) this.show(line);
       }
+      const shown = this.current;
       if (!this.next) {
-        const {line} = await api.post(url, {exclude: [this.current.id]}, {retries: 2});
-        if (line && line.id !== this.current.id) {
+        const {line} = await api.post(url, {exclude: [shown.id]}, {retries: 2});
+        if (this.current !== shown || this.next) {
+          // The labeler moved on while this was on its way: ask again for the
+          // line on screen now (the server hands back what we already hold).
+          this.refill = true;
+          return;
+        }
+        if (line && line.id !== shown.id) {
+          this.hold(line);
           this.next = line;
           new Image().src = line.image_url; // fetched now, shown from the cache
           if (line.context_url) new Image().src = line.context_url;
@@ -189,8 +237,35 @@ class LabelPage {
     }
   }
 
+  /** Remember a line this page leased (for the recent list once it is submitted). */
+  hold(line) {
+    this.known.set(line.id, line);
+    while (this.known.size > 2 * config.labelRecentLines) this.known.delete(this.known.keys().next().value);
+  }
+
+  /** The page is being left (or reloaded): give the leased lines back, but not
+   * those whose submit is still on its way (the server must accept it). */
+  leave() {
+    const pending = new Set(this.outbox.pendingLineIds);
+    const leases = [this.current, this.next]
+      .filter((line) => line?.lease && !pending.has(line.id))
+      .map((line) => line.lease);
+    if (leases.length) api.beacon(`/api/projects/${this.projectId}/queue/release`, {leases});
+  }
+
+  /** Back from the browser's page cache after leave(): lease the lines again. */
+  restart() {
+    this.resumeId = this.current?.id ?? null;
+    this.current = null;
+    this.next = null;
+    this.amending = null;
+    this.setLoading('Fetching your line again…');
+    this.fill();
+  }
+
   showEmpty() {
     this.setLoading('Nothing left to label.');
+    this.setState('empty');
     replace(
       this.reading,
       'Every line is labeled or held by someone else. ',
@@ -200,6 +275,10 @@ class LabelPage {
 
   /** Put `line` on screen with the best text we have for it. */
   show(line, {amend = false} = {}) {
+    this.showSerial += 1;
+    const serial = this.showSerial;
+    this.setState('showing');
+    if (!amend) localStorage.setItem(this.currentKey, String(line.id));
     this.section.classList.remove('waiting');
     this.section.classList.toggle('amending', amend);
     this.section.dataset.lineId = String(line.id);
@@ -226,6 +305,25 @@ class LabelPage {
     this.input.setSelectionRange(caret, caret);
     this.renderMirror();
     this.applyZoom();
+    this.whenSeen(serial);
+  }
+
+  /** `ready` once the image on screen is painted and has been shown for the minimum time. */
+  async whenSeen(serial) {
+    try {
+      await this.image.decode();
+    } catch {
+      if (serial !== this.showSerial) return; // another line replaced it meanwhile
+      this.setState('broken');
+      showError('The image of this line did not load; press Alt+S to skip it.');
+      return;
+    }
+    // decode() says it can be painted; the second frame after that has it on screen.
+    await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+    if (serial !== this.showSerial) return;
+    setTimeout(() => {
+      if (serial === this.showSerial && this.state === 'showing') this.setState('ready');
+    }, config.labelMinShowMs);
   }
 
   get shown() {
@@ -235,8 +333,11 @@ class LabelPage {
   // --- actions --------------------------------------------------------------
 
   submit() {
+    if (this.state !== 'ready') {
+      if (this.state === 'showing') announce('Look at the line first: Enter counts once it has been on screen a moment.');
+      return;
+    }
     const line = this.shown;
-    if (!line || this.input.disabled) return;
     const text = this.input.value.trim();
     if (!text) {
       announce('The text is empty: type what the line says, or press Alt+S to skip it.');
@@ -245,15 +346,17 @@ class LabelPage {
     clearTimeout(this.draftTimer);
     localStorage.removeItem(this.draftKey(line.id));
     const amend = Boolean(this.amending);
+    // The text goes with the line it was typed for, and (new work) the lease
+    // it was shown under: the server refuses it if that lease is gone.
+    const body = {text, client_id: uuid4()};
+    if (!amend && line.lease) body.lease = line.lease;
     this.outbox.add({
       url: `/api/lines/${line.id}/submit`,
-      body: {text, client_id: uuid4()},
+      body,
       meta: {kind: 'submit', lineId: line.id, projectId: this.projectId, amend},
     });
     if (amend) {
-      this.amending = null;
-      if (this.current) this.show(this.current);
-      else this.fill();
+      this.leaveAmend();
       return;
     }
     this.advance();
@@ -261,13 +364,11 @@ class LabelPage {
 
   skip() {
     if (this.amending) {
-      this.amending = null;
-      if (this.current) this.show(this.current);
-      else this.fill();
+      this.leaveAmend();
       return;
     }
+    if (this.state !== 'ready' && this.state !== 'broken') return;
     const line = this.current;
-    if (!line) return;
     clearTimeout(this.draftTimer);
     localStorage.removeItem(this.draftKey(line.id));
     this.outbox.add({url: `/api/lines/${line.id}/skip`, meta: {kind: 'skip', lineId: line.id}});
@@ -279,28 +380,77 @@ class LabelPage {
     this.current = this.next;
     this.next = null;
     if (this.current) this.show(this.current);
-    else this.setLoading('Fetching the next line…');
+    else {
+      localStorage.removeItem(this.currentKey);
+      this.setLoading('Fetching the next line…');
+    }
     this.fill();
   }
 
+  leaveAmend() {
+    this.amending = null;
+    this.amendIndex = -1;
+    if (this.current) this.show(this.current);
+    else {
+      this.setLoading('Fetching the next line…');
+      this.fill();
+    }
+  }
+
+  /** Alt+B: your previous line; pressed again while amending, the one before it. */
   async back() {
-    if (this.amending) return;
+    const index = this.amending ? this.amendIndex + 1 : 0;
+    if (index >= config.labelRecentLines) {
+      announce(`You can go back ${config.labelRecentLines} lines; pick an older one from your recent lines.`);
+      return;
+    }
     if (this.outbox.pending.length) {
       announce('Your last line is still on its way to the server; try again in a moment.');
       return;
     }
     try {
-      const {line} = await api.get(`/api/projects/${this.projectId}/queue/previous`);
+      const {line} = await api.get(`/api/projects/${this.projectId}/queue/previous?back=${index}`);
       if (!line) {
-        announce('You have not labeled a line in this project yet.');
+        announce(index ? 'No earlier line: this is the first you labeled here.' : 'You have not labeled a line in this project yet.');
         return;
       }
-      clearTimeout(this.draftTimer);
-      this.amending = line;
-      this.show(line, {amend: true});
+      this.amend(line, index);
     } catch (error) {
       showError(`Could not load your previous line: ${error.message}`);
     }
+  }
+
+  /** One of your recent lines, picked from the list: opened to amend it. */
+  async openRecent(lineId) {
+    if (this.outbox.pending.length) {
+      announce('Your last line is still on its way to the server; try again in a moment.');
+      return;
+    }
+    try {
+      await this.loadRecent();
+      const index = this.recent.findIndex((line) => line.id === lineId);
+      if (index < 0) {
+        announce(`Line ${lineId} is no longer among your recent lines.`);
+        return;
+      }
+      this.amend(this.recent[index], index);
+    } catch (error) {
+      showError(`Could not load your recent lines: ${error.message}`);
+    }
+  }
+
+  amend(line, index) {
+    clearTimeout(this.draftTimer);
+    this.hold(line);
+    this.amending = line;
+    this.amendIndex = index;
+    this.show(line, {amend: true});
+  }
+
+  async loadRecent() {
+    const {lines} = await api.get(`/api/projects/${this.projectId}/queue/recent?limit=${config.labelRecentLines}`);
+    this.recent = lines;
+    this.renderRecent();
   }
 
   resetToPrediction() {
@@ -367,8 +517,14 @@ class LabelPage {
     }
   }
 
-  onDelivered({item}) {
+  onDelivered({item, result}) {
     const meta = item.meta || {};
+    const line = this.known.get(meta.lineId);
+    if (meta.kind === 'submit' && meta.projectId === this.projectId && line) {
+      const entry = {...line, transcription: result};
+      this.recent = [entry, ...this.recent.filter((other) => other.id !== line.id)].slice(0, config.labelRecentLines);
+      this.renderRecent();
+    }
     if (meta.kind === 'submit' && this.detail) {
       if (!meta.amend) {
         this.detail.verified_today += 1;
@@ -432,6 +588,10 @@ class LabelPage {
 
   renderSync() {
     renderSync(this.sync, this.failedBox, this.outbox);
+  }
+
+  renderRecent() {
+    renderRecent(this.recentBox, this.recent, (lineId) => this.openRecent(lineId));
   }
 
   specials() {
