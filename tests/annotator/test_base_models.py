@@ -363,7 +363,7 @@ def test_admins_change_the_base_only_until_a_trained_model_is_promoted(
 
 def test_the_base_exports_like_a_trained_model(media_root: Path) -> None:
     project = project_create(name="exported")
-    member = make_member(project)
+    member = make_member(project, Membership.Role.ADMIN)
     job = export_job_run(job=export_job_create(project=project, user=member, format="model"))
     assert job.status == ExportJob.Status.SUCCEEDED, job.error
     with zipfile.ZipFile(job.file.path) as archive:
