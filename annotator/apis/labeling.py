@@ -12,7 +12,7 @@ import mimetypes
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,6 +28,7 @@ from annotator.apis.common import (
     line_payload,
     line_payloads,
 )
+from annotator.apis.parsers import JSONParser
 from annotator.line_context import line_context_png
 from annotator.models import TrainingRun
 from annotator.selectors import (
