@@ -87,11 +87,9 @@ def test_the_models_page_shows_a_running_trainings_progress(
     TrainingRun.objects.filter(pk=run.pk).update(progress=progress(150, 50, 300))
     expect(bar).to_have_attribute("aria-valuenow", "75", timeout=8000)
 
-    # The schedule editor (admins): every 60 minutes, enabled.
-    page.locator("#schedule-every").fill("60")
-    page.locator("#schedule-enabled").check()
-    page.get_by_role("button", name="Save schedule").click()
-    expect(page.locator(".schedule")).to_contain_text("Saved: every 60 minutes, enabled.")
+    # The schedule (admins): one choice, saved when made.
+    page.get_by_label("Retrain on a schedule").select_option(label="every hour")
+    expect(page.locator(".schedule")).to_contain_text("Saved: retrains every 60 minutes.")
     task = PeriodicTask.objects.get(task="annotator.tasks.training_run_scheduled")
     assert json.loads(task.kwargs) == {"project_id": world.project.pk}
     assert (task.interval.every, task.enabled) == (60, True)
