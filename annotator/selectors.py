@@ -163,7 +163,8 @@ def line_previous(*, project: Project, user: AnyUser, back: int = 0) -> Line | N
 def eval_lines_labeled(*, project: Project, at_most: int) -> int:
     """Labeled eval lines, counted only up to ``at_most`` so the claim stays cheap."""
     labeled = Line.objects.filter(project=project, split=Line.Split.EVAL, queue_state=Line.QueueState.LABELED)
-    return labeled[:at_most].count()
+    # A flagged line is labeled but no evaluation text.
+    return labeled.filter(flag__isnull=True)[:at_most].count()
 
 
 def lines_verified(*, project: Project, split: str) -> QuerySet[Line]:

@@ -1,6 +1,7 @@
 """Flags on lines: a labeler's "illegible", "not a text line" or "needs a second
 look" instead of a text, under the line's lease; the review list "flagged" and
-a reviewer's decision; flagged lines are never training text."""
+a reviewer's decision. (Never training text: test_training; exported:
+test_exports.)"""
 
 from __future__ import annotations
 
@@ -11,11 +12,10 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from annotator.errors import ConflictError, ForbiddenError, InvalidInputError
-from annotator.jobs.training import line_samples_verified
 from annotator.models import Line, LineFlag, Membership, ReviewAction, Transcription
-from annotator.selectors import review_list, verified_lines_since_last_model
+from annotator.selectors import review_list
 from annotator.services import label_submit, leases_return, line_claim, line_flag, line_flag_decide, line_review
-from tests.annotator.factories import client_id, make_lines, make_member, make_project, verify
+from tests.annotator.factories import client_id, make_lines, make_member, make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -101,19 +101,6 @@ def test_a_bad_kind_or_comment_is_refused_saying_which() -> None:
 
     assert "kind" in bad_kind.value.fields
     assert Line.objects.get(pk=line.pk).queue_state == "unlabeled"
-
-
-def test_flagged_lines_are_never_training_text() -> None:
-    project = make_project(eval_share=0.0)
-    admin = make_member(project, Membership.Role.ADMIN)
-    lines = make_lines(project, 3)
-    verify(lines, ["kew", "gardens", "herbarium"], user=admin)
-    line_flag(line=lines[1], user=admin, kind="second_look", client_id=client_id())
-
-    samples = line_samples_verified(project=project, split="train")
-
-    assert [sample.text for sample in samples] == ["kew", "herbarium"]
-    assert verified_lines_since_last_model(project=project) == 2
 
 
 def test_the_labeler_may_flag_their_previous_line_and_type_its_text_after_all() -> None:
