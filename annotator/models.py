@@ -107,6 +107,16 @@ class Project(models.Model):
         validators=[MinValueValidator(0.01), MaxValueValidator(1.0)],
         help_text="Loss weight of a model-accepted line in training (a human-verified line weighs 1).",
     )
+    # The virtual keyboard: [{"name": "Ligatures", "characters": ["ﬀ", "ﬁ"]}, ...]
+    # (services.alphabet validates it); served to the labeling and review pages.
+    alphabet_groups = models.JSONField(
+        default=list, blank=True, help_text="Groups of special characters the material needs, in keyboard order."
+    )
+    keep_historical = models.BooleanField(
+        default=True,
+        help_text="Keep historical characters (long s, r rotunda, ligatures) as typed; off: replace them by their "
+        "modern form on save. Texts are always NFC.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -232,6 +242,10 @@ class Line(models.Model):
     current_transcription = models.ForeignKey(
         "Transcription", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The labeler's flag instead of a text (illegible, not a text line...): the
+    # line leaves the queue, waits in the review list "flagged", and is never
+    # training text while it is set. None once a reviewer clears it.
+    flag = models.ForeignKey("LineFlag", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     # CER of the active model's reading against the current human text: high
     # means a labeler and the model disagree, and a reviewer should look.
     disagreement = models.FloatField(null=True, blank=True)
@@ -268,6 +282,43 @@ class LineSkip(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "line"], name="lineskip_unique_user_line")]
+
+
+class LineFlag(models.Model):
+    """A labeler's mark on a line instead of a text; kept as history, and
+    ``Line.flag`` points at the one in force."""
+
+    class Kind(models.TextChoices):
+        # The one list of flag kinds, served to the UI by /api/vocabulary.
+        ILLEGIBLE = "illegible", "Illegible"
+        NOT_A_LINE = "not_a_line", "Not a text line"
+        SECOND_LOOK = "second_look", "Needs a second look"
+
+    class Resolution(models.TextChoices):
+        OPEN = "", "Waiting for review"
+        KEPT = "kept", "Kept by a reviewer"
+        CLEARED = "cleared", "Cleared by a reviewer"
+
+    line = models.ForeignKey(Line, on_delete=models.CASCADE, related_name="flags")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    comment = models.TextField(blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Chosen by the client per flag, so a retried request flags once.
+    client_id = models.UUIDField(unique=True)
+    resolution = models.CharField(max_length=8, choices=Resolution.choices, blank=True, default="")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["line", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} flag on line {self.line_id}"
 
 
 class ModelVersion(models.Model):
@@ -443,6 +494,8 @@ class ReviewAction(models.Model):
     # (approve of machine output, correct).
     reviewed = models.ForeignKey(Transcription, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     result = models.ForeignKey(Transcription, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # The flag decided on (kept or cleared), for a decision on a flagged line.
+    flag = models.ForeignKey(LineFlag, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     client_id = models.UUIDField(unique=True)
     created_at = models.DateTimeField(default=timezone.now)
 

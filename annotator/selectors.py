@@ -18,6 +18,7 @@ from annotator.models import (
     ExportJob,
     ImportJob,
     Line,
+    LineFlag,
     Membership,
     ModelVersion,
     Prediction,
@@ -162,7 +163,8 @@ def line_previous(*, project: Project, user: AnyUser, back: int = 0) -> Line | N
 def eval_lines_labeled(*, project: Project, at_most: int) -> int:
     """Labeled eval lines, counted only up to ``at_most`` so the claim stays cheap."""
     labeled = Line.objects.filter(project=project, split=Line.Split.EVAL, queue_state=Line.QueueState.LABELED)
-    return labeled[:at_most].count()
+    # A flagged line is labeled but no evaluation text.
+    return labeled.filter(flag__isnull=True)[:at_most].count()
 
 
 def lines_verified(*, project: Project, split: str) -> QuerySet[Line]:
@@ -172,11 +174,13 @@ def lines_verified(*, project: Project, split: str) -> QuerySet[Line]:
     # query walk line_queue_idx's labeled part instead of the whole project,
     # which matters for the retraining check after every submit
     # (benchmarks/QUEUE.md).
+    # A flagged line is never training or evaluation text, whatever text it has.
     return Line.objects.filter(
         project=project,
         split=split,
         queue_state=Line.QueueState.LABELED,
         current_transcription__status=Transcription.Status.VERIFIED,
+        flag__isnull=True,
     )
 
 
@@ -247,6 +251,7 @@ REVIEW_KINDS = {
     "disputed": "Disputed",
     "pending": "Waiting for review",
     "model_accepted": "Model-accepted",
+    "flagged": "Flagged",
 }
 
 
@@ -256,6 +261,7 @@ class ReviewItem(TypedDict):
     prediction: Prediction | None
     transcription: Transcription | None
     disagreement: float | None
+    flag: LineFlag | None
 
 
 def review_list(*, project: Project, kind: str, limit: int = 50, offset: int = 0) -> tuple[int, list[ReviewItem]]:
@@ -266,9 +272,11 @@ def review_list(*, project: Project, kind: str, limit: int = 50, offset: int = 0
       the calibrated confidence when the model has a calibration;
     - disputed: human texts the active model reads at least ``project.dispute_cer`` apart;
     - pending: submissions waiting for a reviewer (projects that require review);
-    - model_accepted: lines the model accepted on its own, least sure first.
+    - model_accepted: lines the model accepted on its own, least sure first;
+    - flagged: lines a labeler flagged instead of typing, oldest flag first
+      (only there: a flagged line is in no other list).
     """
-    lines = Line.objects.filter(project=project).select_related("current_transcription")
+    lines = Line.objects.filter(project=project, flag__isnull=True).select_related("current_transcription")
     active = project_active_model(project=project)
     confidence = Coalesce("calibrated_confidence", "confidence")
     if kind == "low_confidence":
@@ -294,6 +302,12 @@ def review_list(*, project: Project, kind: str, limit: int = 50, offset: int = 0
         chosen = lines.filter(current_transcription__status=Transcription.Status.SUBMITTED).order_by(
             "current_transcription__created_at", "id"
         )
+    elif kind == "flagged":
+        chosen = (
+            Line.objects.filter(project=project, flag__resolution=LineFlag.Resolution.OPEN)
+            .select_related("current_transcription", "flag__author")
+            .order_by("flag__created_at", "id")
+        )
     elif kind == "model_accepted":
         chosen = lines.filter(current_transcription__source=Transcription.Source.MODEL_ACCEPTED).order_by(
             "current_transcription__created_at", "id"
@@ -318,6 +332,7 @@ def _review_item(line: Line, reason: str, prediction: Prediction | None) -> Revi
         prediction=prediction,
         transcription=line.current_transcription,
         disagreement=line.disagreement,
+        flag=line.flag if line.flag_id is not None else None,
     )
 
 
@@ -389,18 +404,49 @@ def project_alphabet(*, project: Project, texts_at_most: int = 5000) -> str:
     """The characters the project uses, sorted: the active model's alphabet and
     those in verified texts (the most recent ``texts_at_most`` of them, so the
     read stays cheap on a large project). Whitespace is left out."""
-    chars: set[str] = set()
+    chars = _verified_characters(project=project, texts_at_most=texts_at_most)
     active = project_active_model(project=project)
     if active is not None:
         chars.update(active.alphabet)
+    return "".join(sorted(char for char in chars if not char.isspace()))
+
+
+def _verified_characters(*, project: Project, texts_at_most: int) -> set[str]:
     texts = (
         Transcription.objects.filter(line__project=project, status=Transcription.Status.VERIFIED)
         .order_by("-created_at")
         .values_list("text", flat=True)[:texts_at_most]
     )
+    chars: set[str] = set()
     for text in texts:
         chars.update(text)
-    return "".join(sorted(char for char in chars if not char.isspace()))
+    return chars
+
+
+class KeyboardGroup(TypedDict):
+    name: str
+    characters: list[str]
+
+
+# The group of the virtual keyboard that holds what verified texts use beyond the project's own groups.
+KEYBOARD_FROM_TEXTS = "In verified texts"
+
+
+def project_keyboard(*, project: Project, texts_at_most: int = 5000) -> list[KeyboardGroup]:
+    """The virtual keyboard of the labeling and review pages: the project's
+    alphabet groups in their order (known before any model or text has them),
+    then the characters of verified texts a US keyboard lacks and no group
+    lists. Not the model's alphabet: a base model knows many rare characters."""
+    groups = [KeyboardGroup(name=g["name"], characters=list(g["characters"])) for g in project.alphabet_groups]
+    listed = {key for group in groups for key in group["characters"]}
+    extra = sorted(
+        char
+        for char in _verified_characters(project=project, texts_at_most=texts_at_most)
+        if char not in US_KEYBOARD_CHARACTERS and not char.isspace() and char not in listed
+    )
+    if extra:
+        groups.append(KeyboardGroup(name=KEYBOARD_FROM_TEXTS, characters=extra))
+    return groups
 
 
 class TrainingSchedule(TypedDict):

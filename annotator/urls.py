@@ -3,7 +3,7 @@ from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
 from annotator import views
-from annotator.apis import accounts, exports, imports, labeling, projects, review, training, vocabulary
+from annotator.apis import accounts, alphabet, exports, flags, imports, labeling, projects, review, training, vocabulary
 
 
 class IdConverter:
@@ -38,6 +38,7 @@ urlpatterns = [
     path(PROJECT, projects.ProjectDetailApi.as_view(), name="project-detail"),
     path(f"{PROJECT}/schedule", projects.ProjectScheduleApi.as_view(), name="project-schedule"),
     path(f"{PROJECT}/settings", projects.ProjectSettingsApi.as_view(), name="project-settings"),
+    path(f"{PROJECT}/alphabet", alphabet.ProjectAlphabetApi.as_view(), name="project-alphabet"),
     # the queue and lines
     path(f"{PROJECT}/queue/next", labeling.QueueNextApi.as_view(), name="queue-next"),
     path(f"{PROJECT}/queue/previous", labeling.QueuePreviousApi.as_view(), name="queue-previous"),
@@ -47,6 +48,8 @@ urlpatterns = [
     path(f"{LINE}/skip", labeling.LineSkipApi.as_view(), name="line-skip"),
     path(f"{LINE}/submit", labeling.LineSubmitApi.as_view(), name="line-submit"),
     path(f"{LINE}/draft", labeling.LineDraftApi.as_view(), name="line-draft"),
+    path(f"{LINE}/flag", flags.LineFlagApi.as_view(), name="line-flag"),
+    path(f"{LINE}/flag/decision", flags.LineFlagDecisionApi.as_view(), name="line-flag-decision"),
     path(f"{LINE}/image", labeling.LineImageApi.as_view(), name="line-image"),
     path(f"{LINE}/context", labeling.LineContextApi.as_view(), name="line-context"),
     # imports and exports

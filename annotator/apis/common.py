@@ -176,6 +176,20 @@ class TranscriptionOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class FlagOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    line = serializers.IntegerField(source="line_id")
+    kind = serializers.CharField(help_text="One of the vocabulary's flag_kinds.")
+    comment = serializers.CharField(allow_blank=True)
+    author = serializers.IntegerField(source="author_id", allow_null=True)
+    author_name = serializers.SerializerMethodField()
+    resolution = serializers.CharField(allow_blank=True, help_text='"" waiting for review, "kept" or "cleared".')
+    created_at = serializers.DateTimeField()
+
+    def get_author_name(self, flag: Any) -> str:
+        return flag.author.get_username() if flag.author_id is not None else ""
+
+
 class LineOutput(serializers.Serializer):
     id = serializers.IntegerField()
     project = serializers.IntegerField()
@@ -190,6 +204,7 @@ class LineOutput(serializers.Serializer):
     prediction = PredictionOutput(allow_null=True)
     draft = TranscriptionOutput(allow_null=True)
     transcription = TranscriptionOutput(allow_null=True, help_text="The line's current label, if it has one.")
+    flag = FlagOutput(allow_null=True, help_text="The flag in force on the line (set instead of a text), if any.")
 
 
 class QueueOutput(serializers.Serializer):
@@ -213,6 +228,7 @@ def line_payload(request: Request, line: Line | None) -> dict[str, Any]:
         "prediction": line_prediction(line=line),
         "draft": line_draft(line=line, user=user),
         "transcription": line.current_transcription,
+        "flag": line.flag if line.flag_id is not None else None,
     }
     return {"line": payload}
 

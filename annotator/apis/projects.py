@@ -15,13 +15,13 @@ from annotator.apis.common import ERRORS, NamedOutput
 from annotator.models import Project
 from annotator.permissions import export_roles
 from annotator.selectors import (
-    US_KEYBOARD_CHARACTERS,
     base_model_list,
     membership_role,
     project_active_model,
     project_alphabet,
     project_get,
     project_has_trained_model,
+    project_keyboard,
     project_list,
     project_stats,
     project_training_latest,
@@ -66,6 +66,11 @@ class TrainingSummaryOutput(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
 
 
+class KeyboardGroupOutput(serializers.Serializer):
+    name = serializers.CharField()
+    characters = serializers.ListField(child=serializers.CharField())
+
+
 class ProjectDetailOutput(ProjectOutput):
     description = serializers.CharField()
     lease_seconds = serializers.IntegerField()
@@ -75,7 +80,15 @@ class ProjectDetailOutput(ProjectOutput):
     active_model = ActiveModelOutput(allow_null=True)
     training = TrainingSummaryOutput(allow_null=True, help_text="The latest training run, if any.")
     alphabet = serializers.CharField(help_text="Characters of the active model and of verified texts, sorted.")
-    special_characters = serializers.CharField(help_text="The alphabet's characters a US keyboard lacks.")
+    special_characters = serializers.CharField(
+        help_text="The virtual keyboard's keys in order (every group's characters), concatenated."
+    )
+    keyboard = KeyboardGroupOutput(
+        many=True,
+        help_text="The virtual keyboard: the project's alphabet groups, then the characters of verified texts "
+        "a US keyboard lacks (Alt+1...9 the first nine keys, Alt+Shift+1...9 the next nine).",
+    )
+    keep_historical = serializers.BooleanField(help_text="false: historical characters are modernised on save.")
     can_export = serializers.BooleanField(help_text="Your role may export this project (show the export UI).")
 
 
@@ -148,6 +161,7 @@ def _settings_payload(project: Project) -> dict[str, Any]:
 
 def _detail_payload(project: Project, request: Request) -> dict[str, Any]:
     alphabet = project_alphabet(project=project)
+    keyboard = project_keyboard(project=project)
     role = membership_role(project=project, user=request.user)
     return {
         "id": project.pk,
@@ -161,7 +175,9 @@ def _detail_payload(project: Project, request: Request) -> dict[str, Any]:
         "active_model": project_active_model(project=project),
         "training": project_training_latest(project=project),
         "alphabet": alphabet,
-        "special_characters": "".join(char for char in alphabet if char not in US_KEYBOARD_CHARACTERS),
+        "special_characters": "".join(key for group in keyboard for key in group["characters"]),
+        "keyboard": keyboard,
+        "keep_historical": project.keep_historical,
         "can_export": role in export_roles(project=project),
     }
 

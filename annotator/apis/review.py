@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.apis.common import ERRORS, MAX_INTEGER, PredictionOutput, TranscriptionOutput
+from annotator.apis.common import ERRORS, MAX_INTEGER, FlagOutput, PredictionOutput, TranscriptionOutput
 from annotator.models import ReviewAction
 from annotator.permissions import REVIEW_ROLES, membership_require
 from annotator.selectors import REVIEW_KINDS, ReviewItem, line_get, project_get, review_list
@@ -43,6 +43,7 @@ class ReviewItemOutput(serializers.Serializer):
     prediction = PredictionOutput(allow_null=True)
     transcription = ReviewTranscriptionOutput(allow_null=True)
     disagreement = serializers.FloatField(allow_null=True, help_text="CER between the human text and the model's")
+    flag = FlagOutput(allow_null=True, help_text="The labeler's flag (list `flagged`).")
 
 
 class ReviewListOutput(serializers.Serializer):

@@ -24,6 +24,7 @@ from annotator.formats.archive import (
 from annotator.formats.layout import (
     FormatError,
     LineExport,
+    LineFlagExport,
     PageExport,
     ParsedLine,
     ParsedPage,
@@ -70,6 +71,7 @@ __all__ = [
     "FormatError",
     "ImportKind",
     "LineExport",
+    "LineFlagExport",
     "LinePair",
     "PageExport",
     "ParsedLine",

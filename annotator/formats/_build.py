@@ -150,3 +150,10 @@ def root_element(tag: str, namespace: str, schema_location: str) -> ET.Element:
     ElementTree's own ``default_namespace`` option refuses unqualified attributes.
     """
     return ET.Element(tag, {"xmlns": namespace, f"{{{_XSI}}}schemaLocation": f"{namespace} {schema_location}"})
+
+
+def custom_value(text: str) -> str:
+    """``text`` as a value of a PAGE ``custom`` attribute (``key {name:value;}``):
+    the characters that structure it (and the backslash) as ``\\uXXXX``, the
+    way Transkribus escapes them."""
+    return "".join(f"\\u{ord(char):04x}" if char in "\\{}:;" else char for char in xml_safe(text))

@@ -174,6 +174,16 @@ def write_alto(page: PageExport, *, software: str = "Lineproof", created: dateti
     software_el = ET.SubElement(processing, "processingSoftware")
     ET.SubElement(software_el, "softwareName").text = xml_safe(software)
 
+    # Flags (a labeler's "illegible", "not a text line"...): one OtherTag each,
+    # named by its TextLine's TAGREFS; Tags comes before Layout in ALTO.
+    flagged = [(n, line.flag) for n, line in enumerate(page.lines) if line.flag is not None]
+    if flagged:
+        tags = ET.SubElement(root, "Tags")
+        for n, flag in flagged:
+            attributes = {"ID": f"flag_{n + 1}", "TYPE": "flag", "LABEL": xml_safe(flag.kind)}
+            if flag.comment:
+                attributes["DESCRIPTION"] = xml_safe(flag.comment)
+            ET.SubElement(tags, "OtherTag", attributes)
     layout = ET.SubElement(root, "Layout")
     page_el = ET.SubElement(
         layout,
@@ -188,9 +198,13 @@ def write_alto(page: PageExport, *, software: str = "Lineproof", created: dateti
     polygons = [export_polygon(line.id, line.polygon, line.bbox) for line in page.lines]
     block_box = bbox_of([point for polygon in polygons for point in polygon])
     block = ET.SubElement(print_space, "TextBlock", {"ID": "block_1", **_box(block_box)})
-    line_ids = unique_ids((line.id for line in page.lines), reserved=("proc_1", "page_1", "block_1"))
-    for line, line_id, polygon in zip(page.lines, line_ids, polygons, strict=True):
-        line_el = ET.SubElement(block, "TextLine", {"ID": line_id, **_box(bbox_of(polygon))})
+    reserved = ("proc_1", "page_1", "block_1", *(f"flag_{n + 1}" for n, _ in flagged))
+    line_ids = unique_ids((line.id for line in page.lines), reserved=reserved)
+    for n, (line, line_id, polygon) in enumerate(zip(page.lines, line_ids, polygons, strict=True)):
+        attributes = {"ID": line_id, **_box(bbox_of(polygon))}
+        if line.flag is not None:
+            attributes["TAGREFS"] = f"flag_{n + 1}"
+        line_el = ET.SubElement(block, "TextLine", attributes)
         shape = ET.SubElement(line_el, "Shape")
         ET.SubElement(shape, "Polygon", {"POINTS": " ".join(f"{x},{y}" for x, y in polygon)})
         _write_words(line_el, line, string_prefix=f"{line_id}_s")

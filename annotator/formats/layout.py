@@ -65,6 +65,14 @@ class ParsedPage:
 
 
 @dataclass(frozen=True)
+class LineFlagExport:
+    """A labeler's flag on a line instead of a text (``kind``: illegible, not_a_line...)."""
+
+    kind: str
+    comment: str = ""
+
+
+@dataclass(frozen=True)
 class LineExport:
     """One line to write. ``polygon`` may be empty (the bbox rectangle is written then).
 
@@ -77,6 +85,7 @@ class LineExport:
     text: str | None
     confidence: float | None = None
     char_confidences: list[float] | None = None
+    flag: LineFlagExport | None = None
 
 
 @dataclass(frozen=True)

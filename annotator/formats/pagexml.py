@@ -28,7 +28,14 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
-from annotator.formats._build import LineCollector, export_polygon, parse_dimension, root_element, xml_safe
+from annotator.formats._build import (
+    LineCollector,
+    custom_value,
+    export_polygon,
+    parse_dimension,
+    root_element,
+    xml_safe,
+)
 from annotator.formats.layout import (
     FormatError,
     PageExport,
@@ -253,7 +260,11 @@ def write_page_xml(page: PageExport, *, creator: str = "Lineproof", created: dat
         ET.SubElement(region, "Coords", {"points": _points(rectangle((x0, y0, x1, y1)))})
         line_ids = unique_ids((line.id for line in page.lines), reserved=("ro_1", "region_1"))
         for index, (line, line_id, polygon) in enumerate(zip(page.lines, line_ids, polygons, strict=True)):
-            line_el = ET.SubElement(region, "TextLine", {"id": line_id, "custom": f"readingOrder {{index:{index};}}"})
+            custom = f"readingOrder {{index:{index};}}"
+            if line.flag is not None:
+                comment = f"comment:{custom_value(line.flag.comment)};" if line.flag.comment else ""
+                custom += f" flag {{kind:{custom_value(line.flag.kind)};{comment}}}"
+            line_el = ET.SubElement(region, "TextLine", {"id": line_id, "custom": custom})
             ET.SubElement(line_el, "Coords", {"points": _points(polygon)})
             if line.text is not None:
                 attributes = {} if line.confidence is None else {"conf": _confidence(line.confidence)}

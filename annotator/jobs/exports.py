@@ -2,9 +2,12 @@
 
 What each format holds, for every line the text a user would trust most: the
 current human (or imported, or model-accepted) text, else the active model's
-reading, with its confidences. PAGE and ALTO need pages, so crops imported
+reading, with its confidences; a flagged line has no text, and its flag is
+written (PAGE: ``custom="flag {kind:...;comment:...;}"`` on the TextLine; ALTO:
+a ``Tags/OtherTag`` the TextLine's TAGREFS names; plain text: an empty line,
+listed in ``flags.tsv``). PAGE and ALTO need pages, so crops imported
 without a page appear only in the text and line-folder exports; the line
-folder holds human-verified lines only, since it is training data for other tools.
+folder holds human-verified, unflagged lines only, since it is training data for other tools.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from django.core.files import File
 from django.utils import timezone
 
 from annotator.errors import InvalidInputError
-from annotator.formats import LineExport, PageExport, write_alto, write_page_xml
+from annotator.formats import LineExport, LineFlagExport, PageExport, write_alto, write_page_xml
 from annotator.models import ExportJob, Line, ModelVersion, Page, Prediction, Project, Transcription
 from annotator.selectors import project_active_model
 from annotator.storage import storage_local_path
@@ -89,6 +92,8 @@ def _best_texts(project: Project, lines: list[Line]) -> dict[int, tuple[str, flo
         readings = {p.line_id: p for p in Prediction.objects.filter(model_version=active, line__in=lines)}
     out: dict[int, tuple[str, float | None, list[float] | None]] = {}
     for line in lines:
+        if line.flag_id is not None:
+            continue  # flagged instead of typed: no text anyone trusts
         current = line.current_transcription
         reading = readings.get(line.pk)
         if current is not None and current.status != Transcription.Status.REJECTED:
@@ -110,7 +115,7 @@ def _write_xml(job: ExportJob, archive: zipfile.ZipFile) -> None:
     write = write_alto if job.format == ExportJob.Format.ALTO else write_page_xml
     pages = list(_pages(project))
     for done, page in enumerate(pages, start=1):
-        lines = list(page.lines.select_related("current_transcription").order_by("reading_order", "id"))
+        lines = list(page.lines.select_related("current_transcription", "flag").order_by("reading_order", "id"))
         texts = _best_texts(project, lines)
         folder = _slug(page.document.name)
         image_name = f"{page.number:04d}{PurePosixPath(page.image.name or 'page.png').suffix or '.png'}"
@@ -124,9 +129,11 @@ def _write_xml(job: ExportJob, archive: zipfile.ZipFile) -> None:
                     polygon=[(int(x), int(y)) for x, y in line.polygon]
                     or _box_polygon(line.bbox or [0, 0, page.width, page.height]),
                     bbox=_bbox(line),
-                    text=texts.get(line.pk, ("", None, None))[0],
+                    # A flagged line has no text: PAGE writes no TextEquiv, ALTO an empty String.
+                    text=None if line.flag_id is not None else texts.get(line.pk, ("", None, None))[0],
                     confidence=texts.get(line.pk, ("", None, None))[1],
                     char_confidences=texts.get(line.pk, ("", None, None))[2],
+                    flag=_flag(line),
                 )
                 for line in lines
             ],
@@ -142,6 +149,11 @@ def _write_xml(job: ExportJob, archive: zipfile.ZipFile) -> None:
             f"{len(pages)} page(s) exported. {loose} line(s) were imported without a page and appear only "
             "in the text and line-folder exports.\n",
         )
+
+
+def _flag(line: Line) -> LineFlagExport | None:
+    flag = line.flag
+    return None if flag is None else LineFlagExport(kind=flag.kind, comment=flag.comment)
 
 
 def _box_polygon(bbox: list[int]) -> list[tuple[int, int]]:
@@ -164,16 +176,25 @@ def _write_text(job: ExportJob, archive: zipfile.ZipFile) -> None:
     project = job.project
     lines = list(
         Line.objects.filter(project=project)
-        .select_related("current_transcription", "document", "page")
+        .select_related("current_transcription", "document", "page", "flag")
         .order_by("document_id", "page__number", "reading_order", "id")
     )
     texts = _best_texts(project, lines)
     by_document: dict[str, list[str]] = {}
+    flags = ["document\tline\tline_number\tflag\tcomment"]
     for line in lines:
         name = line.document.name if line.document else "lines"
-        by_document.setdefault(name, []).append(texts.get(line.pk, ("", None, None))[0])
+        rows = by_document.setdefault(name, [])
+        # A flagged line is an empty line of its document's text, listed in flags.tsv.
+        rows.append(texts.get(line.pk, ("", None, None))[0])
+        flag = line.flag
+        if flag is not None:
+            comment = " ".join(flag.comment.split())
+            flags.append(f"{_slug(name)}.txt\t{line.pk}\t{len(rows)}\t{flag.kind}\t{comment}")
     for name, rows in by_document.items():
         archive.writestr(f"{_slug(name)}.txt", "\n".join(rows) + "\n")
+    if len(flags) > 1:
+        archive.writestr("flags.tsv", "\n".join(flags) + "\n")
     _progress(job, len(lines), len(lines))
 
 
@@ -183,6 +204,7 @@ def _write_lines(job: ExportJob, archive: zipfile.ZipFile) -> None:
     lines = list(
         Line.objects.filter(project=job.project, current_transcription__status=Transcription.Status.VERIFIED)
         .exclude(current_transcription__source=Transcription.Source.MODEL_ACCEPTED)
+        .filter(flag__isnull=True)  # flagged lines are never training data
         .select_related("current_transcription")
     )
     split: dict[str, list[str]] = {"train": [], "eval": []}

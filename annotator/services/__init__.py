@@ -5,7 +5,9 @@ here imports ``annotator.tasks``: work for the workers is sent by task name
 (``annotator.enqueue``). What the workers run is ``annotator.jobs``."""
 
 from annotator.services.accounts import login_failure_record, login_success_record, login_throttle_check
+from annotator.services.alphabet import AlphabetGroup, alphabet_groups_clean, project_alphabet_update, text_modernise
 from annotator.services.exports import export_job_create
+from annotator.services.flags import FLAG_DECISIONS, MAX_FLAG_COMMENT, line_flag, line_flag_decide
 from annotator.services.imports import import_job_create
 from annotator.services.labeling import (
     MAX_LEASES_PER_LABELER,
@@ -44,10 +46,14 @@ from annotator.services.training import (
 
 __all__ = [
     "EDITABLE_SETTINGS",
+    "FLAG_DECISIONS",
+    "MAX_FLAG_COMMENT",
     "MAX_LEASES_PER_LABELER",
     "MAX_TEXT_LENGTH",
+    "AlphabetGroup",
     "ProjectSettings",
     "TrainingError",
+    "alphabet_groups_clean",
     "base_model_check",
     "draft_save",
     "export_job_create",
@@ -59,6 +65,8 @@ __all__ = [
     "line_claim",
     "line_create",
     "line_disagreement_refresh",
+    "line_flag",
+    "line_flag_decide",
     "line_priority_refresh",
     "line_review",
     "line_sample_key",
@@ -68,8 +76,10 @@ __all__ = [
     "model_version_base_create",
     "model_version_promote",
     "model_version_rescore_request",
+    "project_alphabet_update",
     "project_create",
     "project_settings_update",
+    "text_modernise",
     "training_run_cancel",
     "training_run_request",
     "training_run_request_if_due",

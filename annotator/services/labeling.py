@@ -49,6 +49,7 @@ from annotator.errors import ConflictError, InvalidInputError
 from annotator.models import Document, Line, LineSkip, Membership, Page, Prediction, Project, Transcription
 from annotator.permissions import AnyUser, membership_require, user_pk
 from annotator.selectors import eval_lines_labeled, line_prediction, project_active_model
+from annotator.services.alphabet import text_modernise
 from annotator.services.training import training_run_request_if_due
 from recognition.metrics import cer
 
@@ -163,7 +164,7 @@ def _grant(*, user: AnyUser, now: datetime, expires: datetime) -> dict[str, obje
     }
 
 
-_NO_LEASE: dict[str, object] = {
+NO_LEASE: dict[str, object] = {
     "lease_user": None,
     "lease_expires_at": None,
     "lease_heartbeat_at": None,
@@ -353,7 +354,7 @@ def lease_release(*, line: Line, user: AnyUser) -> None:
     """Skip: give the line back to the queue and never serve it to this user again."""
     membership_require(project=line.project_id, user=user)
     with transaction.atomic():
-        Line.objects.filter(pk=line.pk, lease_user_id=user.pk).update(**_NO_LEASE)
+        Line.objects.filter(pk=line.pk, lease_user_id=user.pk).update(**NO_LEASE)
         LineSkip.objects.get_or_create(line_id=line.pk, user_id=user_pk(user))
 
 
@@ -378,15 +379,19 @@ def leases_return(
         mine = mine.filter(project=project)
     if leases is not None:
         mine = mine.filter(lease_token__in=list(leases))
-    return mine.exclude(pk__in=list(keep_lines)).update(**_NO_LEASE)
+    return mine.exclude(pk__in=list(keep_lines)).update(**NO_LEASE)
 
 
 # --- labels ------------------------------------------------------------------
 
 
-def transcription_text_clean(text: str, *, allow_empty: bool = False) -> str:
-    """NFC, surrounding whitespace trimmed; raises InvalidInputError saying what is wrong."""
+def transcription_text_clean(text: str, *, allow_empty: bool = False, modernise: bool = False) -> str:
+    """NFC, surrounding whitespace trimmed, historical characters replaced when
+    ``modernise`` (a project that does not keep them); raises InvalidInputError
+    saying what is wrong."""
     cleaned = unicodedata.normalize("NFC", text).strip()
+    if modernise:
+        cleaned = text_modernise(cleaned)
     if not cleaned and not allow_empty:
         message = "The text is empty. Type what the line says, or skip it."
         raise InvalidInputError(message, fields={"text": [message]})
@@ -403,7 +408,7 @@ def transcription_text_clean(text: str, *, allow_empty: bool = False) -> str:
     return cleaned
 
 
-def _require_can_edit(*, line: Line, user: AnyUser, membership: Membership, lease: uuid.UUID | None = None) -> None:
+def line_edit_require(*, line: Line, user: AnyUser, membership: Membership, lease: uuid.UUID | None = None) -> None:
     """May ``user`` write a label or draft for ``line`` right now (under the
     grant ``lease``, when named)? Raises ConflictError if not."""
     if membership.can_review:
@@ -424,7 +429,47 @@ def _require_can_edit(*, line: Line, user: AnyUser, membership: Membership, leas
     current = line.current_transcription
     if current is not None and current.author_id == user.pk:
         return
+    flag = line.flag
+    if current is None and flag is not None and flag.author_id == user.pk:
+        # The labeler who flagged the line (going back to it) may type its text after all.
+        return
     raise ConflictError("This line was already labeled by another labeler.")
+
+
+def line_work_take(*, line: Line, user: AnyUser, membership: Membership, lease: uuid.UUID | None) -> Line | None:
+    """Inside a transaction: take ``line`` out of the queue as ``user``'s new
+    work (a submit, a flag). None when it was taken now; else the line's row,
+    locked: not new work (an amend, a retry that lost to its twin, or a
+    conflict), which the caller checks for its replay, then with
+    ``line_amend_require``. New work needs the lease (reviewers and admins
+    need none), and the grant ``lease`` when named."""
+    may_take = Q() if membership.can_review else Q(lease_user_id=user.pk)
+    if lease is not None and not membership.can_review:
+        may_take &= Q(lease_token=lease)
+    # Race: two labelers submitting one line as new work (the first lease
+    # expired and the line went to a second labeler). This conditional
+    # UPDATE decides: it flips unlabeled -> labeled only for the lease
+    # holder; on PostgreSQL a concurrent submit waits on the row lock and
+    # then re-tests the condition against the committed row, finding it labeled.
+    taken = (
+        Line.objects.filter(pk=line.pk, queue_state=Line.QueueState.UNLABELED)
+        .filter(may_take)
+        .update(queue_state=Line.QueueState.LABELED, **NO_LEASE)
+    )
+    if taken:
+        return None
+    # The row lock orders concurrent amends so `current` moves once per row
+    # (only the line's row: its text and flag may be null).
+    return Line.objects.select_for_update(of=("self",)).select_related("current_transcription", "flag").get(pk=line.pk)
+
+
+def line_amend_require(*, line: Line, user: AnyUser, membership: Membership, lease: uuid.UUID | None) -> None:
+    """``line`` (locked, not taken as new work by ``line_work_take``) may be
+    amended by ``user``: raises ConflictError if not."""
+    line_edit_require(line=line, user=user, membership=membership, lease=lease)
+    if line.queue_state == Line.QueueState.UNLABELED and not membership.can_review:
+        # Only the conditional UPDATE of line_work_take may turn new work into a label.
+        raise ConflictError("You do not hold this line; take it from the queue first.")
 
 
 def _submission_replayed(*, client_id: uuid.UUID, line: Line, user: AnyUser) -> Transcription | None:
@@ -450,41 +495,23 @@ def label_submit(
     row and moves ``Line.current_transcription``.
     """
     membership = membership_require(project=line.project_id, user=user)
-    cleaned = transcription_text_clean(text)
+    project = line.project
+    cleaned = transcription_text_clean(text, modernise=not project.keep_historical)
     replayed = _submission_replayed(client_id=client_id, line=line, user=user)
     if replayed is not None:
         return replayed
-    project = line.project
     status = (
         Transcription.Status.VERIFIED
         if membership.can_review or not project.require_review
         else Transcription.Status.SUBMITTED
     )
-    may_take = Q() if membership.can_review else Q(lease_user_id=user.pk)
-    if lease is not None and not membership.can_review:
-        may_take &= Q(lease_token=lease)
     with transaction.atomic():
-        # Race: two labelers submitting one line as new work (the first lease
-        # expired and the line went to a second labeler). This conditional
-        # UPDATE decides: it flips unlabeled -> labeled only for the lease
-        # holder; on PostgreSQL a concurrent submit waits on the row lock and
-        # then re-tests the condition against the committed row, finding it labeled.
-        taken = (
-            Line.objects.filter(pk=line.pk, queue_state=Line.QueueState.UNLABELED)
-            .filter(may_take)
-            .update(queue_state=Line.QueueState.LABELED, **_NO_LEASE)
-        )
-        if not taken:
-            # Not new work: an amend, a retry that lost to its twin, or a conflict.
-            # The row lock orders concurrent amends so `current` moves once per row.
-            locked = Line.objects.select_for_update().get(pk=line.pk)
+        locked = line_work_take(line=line, user=user, membership=membership, lease=lease)
+        if locked is not None:
             replayed = _submission_replayed(client_id=client_id, line=line, user=user)
             if replayed is not None:
                 return replayed
-            _require_can_edit(line=locked, user=user, membership=membership, lease=lease)
-            if locked.queue_state == Line.QueueState.UNLABELED and not membership.can_review:
-                # Only the conditional UPDATE above may turn new work into a label.
-                raise ConflictError("You do not hold this line; take it from the queue first.")
+            line_amend_require(line=locked, user=user, membership=membership, lease=lease)
         try:
             with transaction.atomic():
                 transcription = Transcription.objects.create(
@@ -500,7 +527,8 @@ def label_submit(
             if replayed is not None:
                 return replayed
             raise
-        Line.objects.filter(pk=line.pk).update(current_transcription=transcription)
+        # A text replaces a flag the line had (its author typed it after all).
+        Line.objects.filter(pk=line.pk).update(current_transcription=transcription, flag=None)
         Transcription.objects.filter(line_id=line.pk, author_id=user.pk, status=Transcription.Status.DRAFT).delete()
         line_disagreement_refresh(line=line)
     if status == Transcription.Status.VERIFIED:
@@ -514,7 +542,7 @@ def draft_save(*, line: Line, user: AnyUser, text: str) -> Transcription:
     membership = membership_require(project=line.project_id, user=user)
     cleaned = transcription_text_clean(text, allow_empty=True)
     fresh = Line.objects.select_related("current_transcription").get(pk=line.pk)
-    _require_can_edit(line=fresh, user=user, membership=membership)
+    line_edit_require(line=fresh, user=user, membership=membership)
     draft, _created = Transcription.objects.update_or_create(
         line_id=line.pk,
         author_id=user.pk,

@@ -12,9 +12,10 @@ from __future__ import annotations
 import uuid
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from annotator.errors import ConflictError, InvalidInputError
-from annotator.models import Line, ReviewAction, Transcription
+from annotator.models import Line, LineFlag, ReviewAction, Transcription
 from annotator.permissions import REVIEW_ROLES, AnyUser, membership_require, user_pk
 from annotator.selectors import line_prediction
 from annotator.services.labeling import line_disagreement_refresh, transcription_text_clean
@@ -51,7 +52,9 @@ def line_review(
     if action not in ReviewAction.Action.values:
         message = f"Unknown action {action!r}; use one of {', '.join(ReviewAction.Action.values)}."
         raise InvalidInputError(message, fields={"action": [message]})
-    cleaned = transcription_text_clean(text or "") if action == ReviewAction.Action.CORRECT else None
+    cleaned = None
+    if action == ReviewAction.Action.CORRECT:
+        cleaned = transcription_text_clean(text or "", modernise=not line.project.keep_historical)
     replayed = _replayed(client_id=client_id, line=line, user=user)
     if replayed is not None:
         return replayed
@@ -61,6 +64,7 @@ def line_review(
             # while the other rejects). The row lock orders them; the second
             # sees the first one's outcome as the current text and acts on it.
             locked = Line.objects.select_for_update().get(pk=line.pk)
+            _flag_settle(line=locked, user=user, action=action)
             current = locked.current_transcription
             reviewed, result = _apply(line=locked, user=user, action=action, current=current, text=cleaned)
             ReviewAction.objects.create(
@@ -82,6 +86,23 @@ def line_review(
     if outcome.status == Transcription.Status.VERIFIED:
         training_run_request_if_due(project=line.project)
     return outcome
+
+
+def _flag_settle(*, line: Line, user: AnyUser, action: str) -> None:
+    """A flagged line: a correction (its text, typed by the reviewer) clears the
+    flag; approving or rejecting text is no decision on a flag (``line_flag_decide``)."""
+    flag = line.flag
+    if flag is None:
+        return
+    if action != ReviewAction.Action.CORRECT:
+        raise ConflictError(
+            "This line is flagged: type its text (correct), keep the flag, or clear it; "
+            "there is no text to approve or reject."
+        )
+    LineFlag.objects.filter(pk=flag.pk).update(
+        resolution=LineFlag.Resolution.CLEARED, resolved_by=user_pk(user), resolved_at=timezone.now()
+    )
+    Line.objects.filter(pk=line.pk).update(flag=None)
 
 
 def _apply(

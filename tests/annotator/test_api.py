@@ -22,7 +22,17 @@ from rest_framework.test import APIClient
 
 from annotator.apis import vocabulary
 from annotator.apis.parsers import MAX_JSON_BYTES
-from annotator.models import ExportJob, ImportJob, Line, Membership, ModelVersion, Project, TrainingRun, Transcription
+from annotator.models import (
+    ExportJob,
+    ImportJob,
+    Line,
+    LineFlag,
+    Membership,
+    ModelVersion,
+    Project,
+    TrainingRun,
+    Transcription,
+)
 from annotator.selectors import REVIEW_KINDS
 from annotator.services import label_submit, leases_return, line_claim
 from tests.annotator.factories import claim_with_ahead, make_lines, make_member, make_project, score_lines
@@ -40,6 +50,7 @@ API_NAMES = {
     "vocabulary",
     "project-schedule",
     "project-settings",
+    "project-alphabet",
     "project-list",
     "project-detail",
     "queue-next",
@@ -50,6 +61,8 @@ API_NAMES = {
     "line-skip",
     "line-submit",
     "line-draft",
+    "line-flag",
+    "line-flag-decision",
     "line-image",
     "line-context",
     "training-run-list",
@@ -288,6 +301,26 @@ def test_a_submit_not_under_the_labelers_current_lease_is_a_409_and_stores_nothi
     assert response.json()["error"]["message"]
     assert not Transcription.objects.exists()
     assert Line.objects.values("queue_state", "lease_user_id", "lease_token").get(pk=line.pk) == state
+
+
+@pytest.mark.parametrize(
+    "arrange",
+    [lease_of_someone_else, lease_never_held, lease_expired_and_taken, lease_released_and_granted_again],
+)
+def test_a_flag_not_under_the_labelers_current_lease_is_a_409_and_stores_nothing(
+    world: tuple[Project, Line, User], arrange: Callable[[Project, Line, User], str | None]
+) -> None:
+    project, line, member = world
+    lease = arrange(project, line, member)
+    state = Line.objects.values("queue_state", "lease_user_id", "lease_token", "flag_id").get(pk=line.pk)
+
+    body = {"kind": "illegible", "client_id": str(uuid.uuid4()), "lease": lease}
+    response = as_user(member).post(reverse("line-flag", args=[line.pk]), body, format="json")
+
+    assert response.status_code == 409, response.json()
+    assert response.json()["error"]["code"] == "conflict"
+    assert not LineFlag.objects.exists()
+    assert Line.objects.values("queue_state", "lease_user_id", "lease_token", "flag_id").get(pk=line.pk) == state
 
 
 def test_a_submit_under_the_current_lease_is_stored() -> None:

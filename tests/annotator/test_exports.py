@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
+import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from annotator.formats import parse_alto, parse_page_xml
 from annotator.jobs.exports import export_job_run
 from annotator.jobs.imports import import_job_run
 from annotator.models import ExportJob, Line, Membership, Project
-from annotator.services import export_job_create, import_job_create
+from annotator.services import export_job_create, import_job_create, line_flag
 from tests.annotator.factories import make_member, make_project
 from tests.annotator.test_imports import TEXTS, make_zip, page_with_lines, page_xml, png
 
@@ -113,3 +115,57 @@ def test_export_over_http_ends_in_a_download_link(media_root: Path) -> None:
     assert download["Content-Disposition"].startswith("attachment")
     body = b"".join(download.streaming_content)  # type: ignore[attr-defined]
     assert zipfile.ZipFile(io.BytesIO(body)).namelist()
+
+
+def flag_second_line(project: Project) -> Line:
+    line = Line.objects.filter(project=project).order_by("reading_order", "id")[1]
+    admin = project.memberships.get().user
+    line_flag(line=line, user=admin, kind="illegible", comment="torn; see {verso}", client_id=uuid.uuid4())
+    return line
+
+
+def test_a_flag_is_exported_in_page_custom_and_alto_tags_and_its_line_has_no_text(media_root: Path) -> None:
+    project = project_with_a_page(media_root)
+    flagged = flag_second_line(project)
+
+    page = exported(project, "page")
+    alto = exported(project, "alto")
+
+    (page_name,) = [name for name in page.namelist() if name.endswith(".xml")]
+    page_root = ET.fromstring(page.read(page_name))
+    customs = {el.get("id"): el.get("custom") for el in page_root.iter() if el.tag.endswith("TextLine")}
+    assert customs[f"l{flagged.pk}"] == (
+        "readingOrder {index:1;} flag {kind:illegible;comment:torn\\u003b see \\u007bverso\\u007d;}"
+    )
+    assert sum("flag" in (custom or "") for custom in customs.values()) == 1
+    texts = [
+        line.text
+        for line in sorted(parse_page_xml(page.read(page_name), name=page_name).lines, key=lambda x: x.reading_order)
+    ]
+    assert texts == [TEXTS[0], None, *TEXTS[2:]]
+    (alto_name,) = [name for name in alto.namelist() if name.endswith(".xml")]
+    alto_root = ET.fromstring(alto.read(alto_name))
+    (tag,) = [el for el in alto_root.iter() if el.tag.endswith("OtherTag")]
+    (line_el,) = [el for el in alto_root.iter() if el.tag.endswith("TextLine") and el.get("TAGREFS")]
+    assert (tag.get("LABEL"), tag.get("DESCRIPTION")) == ("illegible", "torn; see {verso}")
+    assert line_el.get("TAGREFS") == tag.get("ID")
+    assert line_el.get("ID") == f"l{flagged.pk}"
+    assert len(parse_alto(alto.read(alto_name), name=alto_name).lines) == len(TEXTS)
+
+
+def test_flagged_lines_are_an_empty_text_line_listed_in_flags_tsv_and_left_out_of_line_folders(
+    media_root: Path,
+) -> None:
+    project = project_with_a_page(media_root)
+    flagged = flag_second_line(project)
+
+    text = exported(project, "text")
+    lines = exported(project, "lines")
+
+    (text_name,) = [name for name in text.namelist() if name.endswith(".txt")]
+    assert text.read(text_name).decode().splitlines() == [TEXTS[0], "", *TEXTS[2:]]
+    rows = text.read("flags.tsv").decode().splitlines()
+    assert rows[1].split("\t") == [text_name, str(flagged.pk), "2", "illegible", "torn; see {verso}"]
+    gt = sorted(lines.read(name).decode().strip() for name in lines.namelist() if name.endswith(".gt.txt"))
+    assert gt == sorted([TEXTS[0], *TEXTS[2:]])
+    assert f"{flagged.pk:07d}" not in json.dumps(json.loads(lines.read("split.json")))

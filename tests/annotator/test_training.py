@@ -16,11 +16,13 @@ from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from annotator.jobs.recovery import training_run_recover_stale
 from annotator.jobs.scoring import prediction_batch_store, predictions_refresh
-from annotator.jobs.training import _claim, _ProgressWriter, training_run_execute
+from annotator.jobs.training import _claim, _ProgressWriter, line_samples_verified, training_run_execute
 from annotator.models import Line, Membership, ModelVersion, Prediction, Project, TrainingRun
+from annotator.selectors import eval_lines_labeled, verified_lines_since_last_model
 from annotator.services import (
     label_submit,
     line_claim,
+    line_flag,
     model_version_promote,
     training_run_cancel,
     training_run_request,
@@ -391,3 +393,22 @@ def test_concurrent_requests_queue_one_run(enqueued: list[tuple[str, tuple]]) ->
     run = TrainingRun.objects.get(project=project)
     assert runs == [run.pk] * 8
     assert enqueued == [(EXECUTE, (run.pk,))]
+
+
+def test_flagged_lines_are_never_training_or_evaluation_text() -> None:
+    project = make_project(eval_share=0.5)
+    admin = make_member(project, Membership.Role.ADMIN)
+    lines = make_lines(project, 16)
+    verify(lines, [f"line {n}" for n in range(16)], user=admin)
+    by_split = {split: [line for line in lines if line.split == split] for split in ("train", "eval")}
+    assert all(len(chosen) >= 2 for chosen in by_split.values())
+    flagged = {by_split["train"][0].pk, by_split["eval"][0].pk}
+    for line in lines:
+        if line.pk in flagged:
+            line_flag(line=line, user=admin, kind="second_look", client_id=client_id())
+
+    for split, chosen in by_split.items():
+        samples = line_samples_verified(project=project, split=split)
+        assert [int(sample.id) for sample in samples] == [line.pk for line in chosen[1:]]
+    assert verified_lines_since_last_model(project=project) == len(by_split["train"]) - 1
+    assert eval_lines_labeled(project=project, at_most=100) == len(by_split["eval"]) - 1

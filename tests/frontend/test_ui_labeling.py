@@ -122,7 +122,7 @@ def test_label_five_lines_by_keyboard_alone(page: Page, live_server: LiveServer)
     page.on("requestfailed", finished)
     shown_line(page)
     settle(page, in_flight)
-    expect(page.locator(".vkey")).to_have_count(3)  # æ ſ — from the model's alphabet
+    expect(page.locator(".vkey")).to_have_count(3)  # æ ſ — from the project's alphabet
     screenshot(page, "label")
 
     keystrokes = 0

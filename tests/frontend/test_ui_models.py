@@ -13,7 +13,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 import recognition.base
-from annotator.models import Membership, ModelVersion, TrainingRun
+from annotator.models import Membership, ModelVersion, Project, TrainingRun
 from annotator.services import project_create
 from tests.annotator.factories import make_member, write_tiny_checkpoint
 from tests.frontend.conftest import TABLET, log_in, screenshot
@@ -87,11 +87,9 @@ def test_the_models_page_shows_a_running_trainings_progress(
     TrainingRun.objects.filter(pk=run.pk).update(progress=progress(150, 50, 300))
     expect(bar).to_have_attribute("aria-valuenow", "75", timeout=8000)
 
-    # The schedule editor (admins): every 60 minutes, enabled.
-    page.locator("#schedule-every").fill("60")
-    page.locator("#schedule-enabled").check()
-    page.get_by_role("button", name="Save schedule").click()
-    expect(page.locator(".schedule")).to_contain_text("Saved: every 60 minutes, enabled.")
+    # The schedule (admins): one choice, saved when made.
+    page.get_by_label("Retrain on a schedule").select_option(label="every hour")
+    expect(page.locator(".schedule")).to_contain_text("Saved: retrains every 60 minutes.")
     task = PeriodicTask.objects.get(task="annotator.tasks.training_run_scheduled")
     assert json.loads(task.kwargs) == {"project_id": world.project.pk}
     assert (task.interval.every, task.enabled) == (60, True)
@@ -157,3 +155,76 @@ def test_a_project_started_from_a_base_shows_it_as_version_1_and_admins_may_chan
     expect(page.locator(".queue-settings")).to_contain_text("Saved: base model.")
     active = ModelVersion.objects.get(project=project, status="active")
     assert active.base_name == "beta"
+
+
+def test_a_rejected_run_says_rejected_not_succeeded_and_the_schedule_is_one_choice(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    world = labeling_world(texts=TEXTS[:2])
+    run = TrainingRun.objects.create(
+        project=world.project,
+        status=TrainingRun.Status.SUCCEEDED,
+        trigger=TrainingRun.Trigger.MANUAL,
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        progress={**progress(200, 0, 400), "phase": "done", "decision": "rejected"},
+    )
+    log_in(context, live_server, member(world, Membership.Role.ADMIN, name="rae"))
+    page.goto(f"/projects/{world.project.pk}/models")
+
+    box = page.locator(".run")
+    expect(box).to_contain_text(f"Run #{run.pk}")
+    expect(box).to_contain_text("Decision")
+    expect(box.locator(".badge")).to_have_text("rejected")
+    expect(box).to_contain_text("its model was rejected")
+    expect(box).not_to_contain_text("succeeded")
+    expect(page.locator("table").filter(has_text="Trigger").locator(".badge")).to_have_text("rejected")
+
+    # The schedule: one choice, off or an interval, saved at once (no separate Enabled box).
+    choice = page.get_by_label("Retrain on a schedule")
+    expect(choice).to_have_value("")
+    expect(page.locator("#schedule-enabled")).to_have_count(0)
+    choice.select_option(label="every 6 hours")
+    expect(page.locator(".schedule")).to_contain_text("Saved: retrains every 360 minutes.")
+    task = PeriodicTask.objects.get(task="annotator.tasks.training_run_scheduled")
+    assert (task.interval.every, task.enabled) == (360, True)
+    choice.select_option(label="Off")
+    expect(page.locator(".schedule")).to_contain_text("Saved: no scheduled retraining.")
+    assert not PeriodicTask.objects.filter(task="annotator.tasks.training_run_scheduled", enabled=True).exists()
+    page.reload()
+    expect(page.get_by_label("Retrain on a schedule")).to_have_value("")
+    screenshot(page, "models-rejected-run")
+
+
+def test_an_admin_sets_the_alphabet_and_the_labeling_page_offers_it(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    world = labeling_world(texts=TEXTS[:2])
+    Project.objects.filter(pk=world.project.pk).update(alphabet_groups=[])
+    log_in(context, live_server, member(world, Membership.Role.ADMIN, name="abe"))
+    page.goto(f"/projects/{world.project.pk}/models")
+    card = page.locator(".alphabet-settings")
+    expect(card).to_contain_text("Unicode NFC")
+
+    card.get_by_role("button", name="Add a group").click()
+    card.get_by_label("Group 1 name").fill("Abbreviations")
+    card.get_by_label("Group 1 characters").fill("ꝑ ꝯ q\u0303")
+    card.get_by_role("button", name="Add a group").click()
+    card.get_by_label("Group 2 name").fill("Ligatures")
+    card.get_by_label("Group 2 characters").fill("ﬀﬁ")
+    card.get_by_label("Keep historical characters (ſ, ꝛ, ligatures)").uncheck()
+    expect(card).to_contain_text("replaced on save: ſ → s")
+    card.get_by_role("button", name="Save alphabet").click()
+    expect(card).to_contain_text("Saved: 2 groups, 5 characters.")
+    screenshot(page, "models-alphabet")
+    world.project.refresh_from_db()
+    assert world.project.alphabet_groups == [
+        {"name": "Abbreviations", "characters": ["ꝑ", "ꝯ", "q\u0303"]},
+        {"name": "Ligatures", "characters": ["ﬀ", "ﬁ"]},
+    ]
+    assert world.project.keep_historical is False
+
+    page.goto(f"/projects/{world.project.pk}/label")
+    expect(page.locator(".vkey")).to_have_count(5)
+    expect(page.get_by_role("group", name="Ligatures")).to_contain_text("ﬁ")
+    expect(page.locator(".vkeys-rules")).to_contain_text("replaced by their modern form")

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 from django.utils import timezone
-from playwright.sync_api import BrowserContext, FilePayload, Page, expect
+from playwright.sync_api import BrowserContext, FilePayload, Page, Route, expect
 from pytest_django import Settings
 from pytest_django.live_server_helper import LiveServer
 
@@ -56,6 +56,30 @@ def test_login_failure_then_projects_page(page: Page, live_server: LiveServer, s
     assert page.request.get("/api/me").status == 401  # logged out: the session is gone
     page.goto(f"/projects/{world.project.pk}/label")
     page.wait_for_url(f"**/login?next=%2Fprojects%2F{world.project.pk}%2Flabel")
+
+
+def test_login_shows_progress_while_the_password_is_checked(
+    page: Page, live_server: LiveServer, settings: Settings
+) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    world = labeling_world(texts=TEXTS[:1])
+    member(world, name="lou", password=True)
+    held: list[Route] = []
+    page.route("**/api/auth/login", lambda route: held.append(route))  # answered below, after the checks
+    page.goto("/login")
+    progress = page.locator("#login-progress")
+    expect(progress).to_be_hidden()
+
+    page.locator("#username").fill("lou")
+    page.locator("#password").fill(PASSWORD)
+    page.keyboard.press("Enter")
+
+    expect(progress).to_be_visible()
+    expect(progress).to_have_text("Checking your password…")
+    expect(page.get_by_role("button", name="Logging in…")).to_be_disabled()
+    screenshot(page, "login-progress", full_page=False)
+    held[0].continue_()
+    page.wait_for_url(f"{live_server.url}/")
 
 
 def line_zip() -> bytes:

@@ -1,13 +1,16 @@
 """Review in the browser, by keyboard: a reviewer corrects a line, approves the
-model's reading of the next and rejects a third."""
+model's reading of the next and rejects a third; works through flagged lines."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
-from annotator.models import Line, Membership, ReviewAction, Transcription
+from annotator.models import Line, LineFlag, Membership, ReviewAction, Transcription
+from annotator.services import line_claim, line_flag
 from tests.annotator.factories import verify
 from tests.frontend.conftest import TABLET, log_in, screenshot
 from tests.frontend.ui_world import TEXTS, labeling_world, member
@@ -78,3 +81,46 @@ def test_a_reviewer_corrects_approves_and_rejects_by_keyboard(
     screenshot(page, "review-done")
     page.set_viewport_size(TABLET)
     screenshot(page, "review-tablet")
+
+
+def test_a_reviewer_works_through_flagged_lines_with_the_projects_keys(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    world = labeling_world(texts=TEXTS[:3])
+    labeler = member(world, name="lia")
+    flagged = []
+    for kind, comment in (("illegible", "ink blot"), ("second_look", "")):
+        line = line_claim(project=world.project, user=labeler)
+        assert line is not None
+        line_flag(line=line, user=labeler, kind=kind, comment=comment, client_id=uuid.uuid4(), lease=line.lease_token)
+        flagged.append(line.pk)
+    log_in(context, live_server, member(world, Membership.Role.REVIEWER, name="ray"))
+    page.goto(f"/projects/{world.project.pk}/review?kind=flagged")
+
+    expect(page.locator(".review-item")).to_have_count(2)
+    expect(page.get_by_role("tab", name="Flagged")).to_have_attribute("aria-selected", "true")
+    first = page.locator(f'.review-item[data-line-id="{flagged[0]}"]')
+    expect(first.locator(".review-flag")).to_have_text("Flagged: Illegible — ink blot (lia)")
+    expect(page.locator(".vkey")).to_have_count(3)
+    screenshot(page, "review-flagged")
+
+    # Type its text after all, with a special character (Alt+1: æ): the flag is cleared.
+    assert selected_line(page) == flagged[0]
+    page.keyboard.press("e")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Cæsar")
+    page.keyboard.press("Alt+Digit1")
+    expect(page.locator(f"#review-text-{flagged[0]}")).to_have_value("Cæsaræ")
+    page.keyboard.press("Enter")
+    expect(first).to_contain_text("Corrected")
+    # a keeps the second line's flag.
+    assert selected_line(page) == flagged[1]
+    page.keyboard.press("a")
+    expect(page.locator(f'.review-item[data-line-id="{flagged[1]}"]')).to_contain_text("Flag kept")
+
+    corrected = Line.objects.select_related("current_transcription").get(pk=flagged[0])
+    assert corrected.flag_id is None
+    assert corrected.current_transcription is not None
+    assert corrected.current_transcription.text == "Cæsaræ"
+    kept = LineFlag.objects.get(line_id=flagged[1])
+    assert (kept.resolution, Line.objects.get(pk=flagged[1]).flag_id) == ("kept", kept.pk)

@@ -23,8 +23,9 @@ TEXTS = [
 ]
 # Letters the model "misread" each line with, at the position given by the line's index.
 WRONG = "oaeuiaoe"
-# In the model's alphabet, not on a US keyboard: the UI offers them as buttons.
+# The project's alphabet (and the model's), not on a US keyboard: the UI offers them as keys.
 SPECIALS = "æſ—"
+ALPHABET_GROUPS = [{"name": "Letters", "characters": ["æ", "ſ"]}, {"name": "Punctuation", "characters": ["—"]}]
 PASSWORD = "lineproof-ui-test"
 
 
@@ -49,7 +50,9 @@ def misread(text: str, index: int) -> tuple[str, int]:
 
 def labeling_world(*, texts: list[str] | None = None) -> World:
     texts = texts or TEXTS
-    project = make_project(name="Hooker correspondence", description="Letters to and from J. D. Hooker")
+    project = make_project(
+        name="Hooker correspondence", description="Letters to and from J. D. Hooker", alphabet_groups=ALPHABET_GROUPS
+    )
     lines = make_rendered_lines(project, texts)
     model = ModelVersion.objects.create(
         project=project,

@@ -1,6 +1,6 @@
 // The side panels of the labeling page: the counters, the outbox's sync state
-// (with what the server refused), the keys for the project's special characters
-// and your recent lines.
+// (with what the server refused) and your recent lines. The special characters'
+// keys are the shared keyboard (../vkeys.js).
 
 import {h, percent, replace} from '../dom.js';
 
@@ -44,7 +44,7 @@ export function renderSync(sync, failedBox, outbox) {
             'li',
             {},
             h('strong', {}, `Line ${item.meta?.lineId}: `),
-            h('q', {}, item.body?.text ?? ''),
+            item.body?.kind ? h('span', {}, `flag “${item.body.kind}” `) : h('q', {}, item.body?.text ?? ''),
             h('span', {class: 'error'}, ` ${item.error}`),
             ' ',
             h('button', {type: 'button', class: 'link', onclick: () => outbox.dismissFailed(item.id)}, 'Dismiss'),
@@ -53,31 +53,6 @@ export function renderSync(sync, failedBox, outbox) {
       ),
     );
   }
-}
-
-/** A button per special character (Alt+1...9 for the first nine); `onInsert(char)` types it. */
-export function renderVirtualKeys(box, chars, onInsert) {
-  box.hidden = chars.length === 0;
-  replace(
-    box,
-    h('span', {class: 'muted vkeys-title'}, 'Characters:'),
-    chars.map((char, i) =>
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'vkey',
-          title: i < 9 ? `Alt+${i + 1}` : `U+${char.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}`,
-          'aria-label': `Insert ${char}${i < 9 ? ` (Alt+${i + 1})` : ''}`,
-          // Keep the focus (and the caret) in the text field.
-          onmousedown: (event) => event.preventDefault(),
-          onclick: () => onInsert(char),
-        },
-        h('span', {class: 'vkey-char'}, char),
-        i < 9 ? h('small', {}, String(i + 1)) : null,
-      ),
-    ),
-  );
 }
 
 /** Your latest lines, newest first, each a button that opens it to amend (`onOpen(lineId)`). */
@@ -97,7 +72,7 @@ export function renderRecent(box, lines, onOpen) {
             'button',
             {type: 'button', class: 'link recent-line', 'data-line-id': String(line.id), onclick: () => onOpen(line.id)},
             h('span', {class: 'muted'}, `Line ${line.id}: `),
-            h('q', {}, line.transcription?.text ?? ''),
+            line.flag ? h('span', {class: 'flagged'}, `flagged: ${line.flag.kind}`) : h('q', {}, line.transcription?.text ?? ''),
           ),
         ),
       ),

@@ -13,7 +13,9 @@
 //            Enter and Alt+S do not (a quick second Enter never submits a
 //            line nobody has seen)
 //   ready    the labeler has seen the line: Enter submits it, Alt+S skips it
-//   broken   the line's image did not load: only Alt+S (skip) acts
+//   broken   the line's image did not load: only Alt+S (skip) and a flag act
+// A flag (Alt+F: "illegible", "not a text line"...) goes instead of a text,
+// through the outbox like a submit, under the same lease, in `ready` or `broken`.
 // A submit is not a state: it goes into the outbox at once, bound to the id
 // and lease of the line it was typed for, and the page moves on.
 //
@@ -24,7 +26,10 @@ import {ApiError, Outbox, api, isTransient, outboxKey} from '../api.js';
 import {config} from '../config.js';
 import {alignToPrediction, codePointIndex, codeUnitOffset, firstUnsure, level, reading} from '../confidence.js';
 import {announce, h, kbd, percent, replace, showError, uuid4} from '../dom.js';
-import {renderCounters, renderRecent, renderSync, renderVirtualKeys} from './label-panels.js';
+import {isAdmin} from '../roles.js';
+import {keyIndex, keyboardKeys, renderKeyboard, typeAt} from '../vkeys.js';
+import {flagPanel} from './label-flag.js';
+import {renderCounters, renderRecent, renderSync} from './label-panels.js';
 
 const HEARTBEAT_MS = 60_000;
 const DRAFT_DELAY_MS = 1500;
@@ -40,19 +45,22 @@ const KEYMAP = [
   [['Alt', '↑'], 'zoom in'],
   [['Alt', '↓'], 'zoom out'],
   [['Alt', '0'], 'fit the line to the page'],
-  [['Alt', '1…9'], 'type the n-th special character'],
+  [['Alt', 'F'], 'flag the line instead of typing it (illegible, not a text line…)'],
+  [['Alt', '1…9'], 'type the n-th special character (Alt+Shift+1…9: the next nine)'],
 ];
 
-export async function render(main, {me, project}) {
-  const page = new LabelPage(main, me, project);
+export async function render(main, {me, project, vocabulary}) {
+  const page = new LabelPage(main, me, project, vocabulary?.flag_kinds || []);
   await page.start();
   return page;
 }
 
 class LabelPage {
-  constructor(main, me, project) {
+  constructor(main, me, project, flagKinds) {
     this.main = main;
     this.me = me;
+    this.role = project.role;
+    this.flagKinds = flagKinds;
     this.projectId = project.id;
     this.projectName = project.name;
     this.detail = null;
@@ -84,7 +92,10 @@ class LabelPage {
     this.mark = h('div', {class: 'char-mark', hidden: true});
     this.cropInner = h('div', {class: 'crop-inner'}, this.image, this.mark);
     this.cropScroll = h('div', {class: 'crop-scroll', tabindex: '-1'}, this.cropInner);
-    this.zoomLabel = h('span', {class: 'zoom-label muted'});
+    this.zoomLabel = h('span', {class: 'zoom-label muted', 'aria-hidden': 'true'});
+    // Shown instead of the crop until its image is painted: never a broken image.
+    this.placeholder = h('div', {class: 'crop-placeholder muted'}, 'Loading the line image…');
+    this.cropFrame = h('div', {class: 'crop-frame crop-loading'}, this.cropScroll, this.placeholder, this.zoomLabel);
     // The page around the line (lines cut from a page only): the neighbouring
     // lines settle abbreviations and words split across lines.
     this.context = h('img', {class: 'context', alt: 'The page around this line, the line outlined', decoding: 'async'});
@@ -97,15 +108,32 @@ class LabelPage {
     this.fieldLabel = h('label', {for: 'line-text'}, 'Transcription');
     this.reading = h('p', {class: 'model-reading muted', id: 'model-reading'});
     this.vkeys = h('div', {class: 'vkeys', role: 'group', 'aria-label': 'Special characters'});
+    // For touch: the keys' actions as buttons (they keep the caret in the text).
+    const action = (label, keys, onclick, extra = {}) =>
+      h('button', {type: 'button', title: keys, onmousedown: (event) => event.preventDefault(), onclick, ...extra}, label);
+    this.actions = h(
+      'div',
+      {class: 'touch-actions', role: 'group', 'aria-label': 'Actions'},
+      action('Back', 'Alt+B', () => this.back(), {class: 'action-back'}),
+      action('Skip', 'Alt+S', () => this.skip(), {class: 'action-skip'}),
+      action('Flag…', 'Alt+F', () => this.openFlag(), {class: 'action-flag'}),
+      action('Submit', 'Enter', () => this.submit(), {class: 'primary action-submit'}),
+    );
+    this.flag = flagPanel(this.flagKinds, {
+      onFlag: (kind, comment) => this.flagLine(kind, comment),
+      onClose: () => this.input.focus(),
+    });
     this.failedBox = h('section', {class: 'failed', hidden: true, 'aria-labelledby': 'failed-title'});
     this.recentBox = h('section', {class: 'recent', hidden: true, 'aria-labelledby': 'recent-title'});
     this.section = h(
       'section',
       {class: 'label-page', 'aria-labelledby': 'label-title'},
       h('div', {class: 'label-head'}, h('h1', {id: 'label-title'}, 'Label'), this.counters, this.sync),
-      h('div', {class: 'crop-frame'}, this.cropScroll, this.zoomLabel),
+      this.cropFrame,
       this.contextFigure,
       h('div', {class: 'editor'}, this.fieldLabel, h('div', {class: 'field'}, this.mirror, this.input), this.reading),
+      this.actions,
+      this.flag.el,
       this.vkeys,
       h(
         'aside',
@@ -165,6 +193,8 @@ class LabelPage {
     this.input.disabled = true;
     this.input.value = '';
     this.fieldLabel.textContent = message;
+    this.flag.close();
+    this.setCropLoading(true);
     this.image.removeAttribute('src');
     this.mark.hidden = true;
     replace(this.mirror);
@@ -264,6 +294,18 @@ class LabelPage {
   }
 
   showEmpty() {
+    if (this.detail && this.detail.stats.lines === 0) {
+      this.setLoading('Nothing imported yet.');
+      this.setState('empty');
+      replace(
+        this.reading,
+        'This project has no lines yet. ',
+        isAdmin(this.role)
+          ? h('a', {href: `/projects/${this.projectId}/import`}, 'Import pages or lines')
+          : 'A project admin imports the material.',
+      );
+      return;
+    }
     this.setLoading('Nothing left to label.');
     this.setState('empty');
     replace(
@@ -283,6 +325,8 @@ class LabelPage {
     this.section.classList.toggle('amending', amend);
     this.section.dataset.lineId = String(line.id);
     this.zoom = 0;
+    this.flag.close();
+    this.setCropLoading(true);
     this.image.src = line.image_url;
     this.image.alt = `Line ${line.id}: the text to transcribe`;
     this.contextFigure.hidden = !line.context_url;
@@ -314,10 +358,13 @@ class LabelPage {
       await this.image.decode();
     } catch {
       if (serial !== this.showSerial) return; // another line replaced it meanwhile
+      this.setCropLoading(false, {broken: true});
       this.setState('broken');
       showError('The image of this line did not load; press Alt+S to skip it.');
       return;
     }
+    if (serial !== this.showSerial) return;
+    this.setCropLoading(false);
     // decode() says it can be painted; the second frame after that has it on screen.
     await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
     if (serial !== this.showSerial) return;
@@ -328,6 +375,12 @@ class LabelPage {
 
   get shown() {
     return this.amending || this.current;
+  }
+
+  /** The placeholder instead of the crop while its image loads (or when it failed). */
+  setCropLoading(loading, {broken = false} = {}) {
+    this.cropFrame.classList.toggle('crop-loading', loading || broken);
+    this.placeholder.textContent = broken ? 'The image of this line did not load.' : 'Loading the line image…';
   }
 
   // --- actions --------------------------------------------------------------
@@ -374,6 +427,38 @@ class LabelPage {
     this.outbox.add({url: `/api/lines/${line.id}/skip`, meta: {kind: 'skip', lineId: line.id}});
     announce(`Skipped line ${line.id}.`);
     this.advance();
+  }
+
+  openFlag() {
+    if (!this.flagKinds.length) return;
+    if (this.state !== 'ready' && this.state !== 'broken') {
+      if (this.state === 'showing') announce('Look at the line first: a flag counts once it has been on screen a moment.');
+      return;
+    }
+    this.flag.open();
+  }
+
+  /** Flag the line on screen instead of typing it, under its lease (new work) like a submit. */
+  flagLine(kind, comment) {
+    if (this.state !== 'ready' && this.state !== 'broken') return;
+    const line = this.shown;
+    const amend = Boolean(this.amending);
+    // Whatever was typed stays: as the line's draft on the server (its flagger
+    // may still amend it) and in this browser.
+    clearTimeout(this.draftTimer);
+    const typed = this.input.value;
+    if (typed.trim() && typed !== (line.transcription?.text ?? line.prediction?.text ?? '')) this.saveDraft(line, typed);
+    const body = {kind, comment, client_id: uuid4()};
+    if (!amend && line.lease) body.lease = line.lease;
+    this.outbox.add({
+      url: `/api/lines/${line.id}/flag`,
+      body,
+      meta: {kind: 'flag', lineId: line.id, projectId: this.projectId, amend},
+    });
+    const label = this.flagKinds.find((k) => k.name === kind)?.description ?? kind;
+    announce(`Flagged line ${line.id}: ${label}.`);
+    if (amend) this.leaveAmend();
+    else this.advance();
   }
 
   advance() {
@@ -468,11 +553,7 @@ class LabelPage {
   }
 
   insert(char) {
-    if (this.input.disabled) return;
-    const {selectionStart: start, selectionEnd: end} = this.input;
-    this.input.setRangeText(char, start ?? this.input.value.length, end ?? this.input.value.length, 'end');
-    this.input.focus();
-    this.onInput();
+    typeAt(this.input, char); // its input event saves the draft
   }
 
   // --- typing, drafts, heartbeat -------------------------------------------
@@ -520,12 +601,13 @@ class LabelPage {
   onDelivered({item, result}) {
     const meta = item.meta || {};
     const line = this.known.get(meta.lineId);
-    if (meta.kind === 'submit' && meta.projectId === this.projectId && line) {
-      const entry = {...line, transcription: result};
+    const labeled = meta.kind === 'submit' || meta.kind === 'flag';
+    if (labeled && meta.projectId === this.projectId && line) {
+      const entry = meta.kind === 'flag' ? {...line, flag: result} : {...line, transcription: result, flag: null};
       this.recent = [entry, ...this.recent.filter((other) => other.id !== line.id)].slice(0, config.labelRecentLines);
       this.renderRecent();
     }
-    if (meta.kind === 'submit' && this.detail) {
+    if (labeled && this.detail) {
       if (!meta.amend) {
         this.detail.verified_today += 1;
         this.detail.stats.labeled += 1;
@@ -541,14 +623,15 @@ class LabelPage {
       this.fill();
       return;
     }
-    showError(`Line ${item.meta?.lineId} was not saved: ${error.message} Its text is kept below.`);
+    if (item.meta?.kind === 'flag') showError(`Line ${item.meta?.lineId} was not flagged: ${error.message}`);
+    else showError(`Line ${item.meta?.lineId} was not saved: ${error.message} Its text is kept below.`);
     this.fill();
   }
 
   // --- keys -----------------------------------------------------------------
 
   onKey(event) {
-    if (event.isComposing || event.defaultPrevented) return;
+    if (event.isComposing || event.defaultPrevented || this.flag.el.contains(event.target)) return;
     const inText = event.target === this.input;
     const onPage = inText || event.target === document.body || this.section.contains(event.target);
     const plain = !event.altKey && !event.ctrlKey && !event.metaKey;
@@ -567,16 +650,19 @@ class LabelPage {
     // where Alt+S would otherwise type ß).
     const code = event.code;
     const digit = /^Digit([0-9])$/.exec(code) || /^Numpad([0-9])$/.exec(code);
+    const key = keyIndex(event);
     let handled = true;
-    if (code === 'KeyS') this.skip();
+    if (key >= 0) {
+      const char = this.specials()[key];
+      if (char) this.insert(char);
+    } else if (event.shiftKey) handled = false;
+    else if (code === 'KeyS') this.skip();
+    else if (code === 'KeyF') this.openFlag();
     else if (code === 'KeyB') this.back();
     else if (code === 'ArrowUp' || code === 'Equal' || code === 'NumpadAdd') this.setZoom(this.zoom + 1);
     else if (code === 'ArrowDown' || code === 'Minus' || code === 'NumpadSubtract') this.setZoom(this.zoom - 1);
     else if (digit && digit[1] === '0') this.setZoom(0);
-    else if (digit) {
-      const char = this.specials()[Number(digit[1]) - 1];
-      if (char) this.insert(char);
-    } else handled = false;
+    else handled = false;
     if (handled) event.preventDefault();
   }
 
@@ -595,11 +681,11 @@ class LabelPage {
   }
 
   specials() {
-    return Array.from(this.detail?.special_characters || '');
+    return keyboardKeys(this.detail).map(({char}) => char);
   }
 
   renderVirtualKeys() {
-    renderVirtualKeys(this.vkeys, this.specials(), (char) => this.insert(char));
+    renderKeyboard(this.vkeys, this.detail, (char) => this.insert(char));
   }
 
   renderReading(line) {
@@ -667,19 +753,29 @@ class LabelPage {
   setZoom(index) {
     this.zoom = Math.max(0, Math.min(ZOOMS.length - 1, index));
     this.applyZoom();
-    announce(`Zoom ${ZOOMS[this.zoom] === 1 ? 'to fit' : `${ZOOMS[this.zoom]}×`}`, {timeout: 1500});
+    // The toast says what the label on the crop says.
+    announce(`Zoom ${this.zoomLabel.textContent}`, {timeout: 1500});
+  }
+
+  /** "fit (87 %)", "2× fit (174 %)": the zoom step, and the scale of the image's pixels when known. */
+  zoomText(scale) {
+    const step = ZOOMS[this.zoom] === 1 ? 'fit' : `${ZOOMS[this.zoom]}× fit`;
+    return scale ? `${step} (${Math.round(scale * 100)} %)` : step;
   }
 
   applyZoom() {
     const natural = this.image.naturalWidth;
     const naturalHeight = this.image.naturalHeight;
-    if (!natural || !naturalHeight) return;
+    if (!natural || !naturalHeight) {
+      this.zoomLabel.textContent = this.zoomText(null);
+      return;
+    }
     const frame = this.cropScroll.clientWidth || 800;
     const fit = Math.min(frame / natural, FIT_MAX_HEIGHT / naturalHeight);
     const scale = fit * ZOOMS[this.zoom];
     this.cropInner.style.width = `${Math.round(natural * scale)}px`;
     // Upscaled a lot, nearest-neighbour keeps strokes crisp; less, smooth reads better.
     this.image.classList.toggle('pixelated', scale >= 2.5);
-    this.zoomLabel.textContent = `${Math.round(scale * 100)} %`;
+    this.zoomLabel.textContent = this.zoomText(scale);
   }
 }

@@ -15,6 +15,13 @@ export function render(main) {
     id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true,
   });
   const button = h('button', {type: 'submit', class: 'primary'}, 'Log in');
+  // Checking a password takes a moment (the hash is slow on purpose): show it.
+  const progress = h(
+    'p',
+    {class: 'login-progress muted', id: 'login-progress', role: 'status', hidden: true},
+    h('span', {class: 'spinner', 'aria-hidden': 'true'}),
+    'Checking your password…',
+  );
   const form = h(
     'form',
     {class: 'card login', 'aria-describedby': 'login-error'},
@@ -24,18 +31,25 @@ export function render(main) {
     h('label', {for: 'password'}, 'Password'),
     password,
     error,
+    progress,
     button,
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     error.textContent = '';
     button.disabled = true;
+    button.textContent = 'Logging in…';
+    form.setAttribute('aria-busy', 'true');
+    progress.hidden = false;
     try {
       await api.post('/api/auth/login', {username: username.value, password: password.value}, {retries: 2});
       window.location.assign(nextPath());
     } catch (err) {
       error.textContent = err instanceof ApiError ? err.message : `Could not reach the server: ${err.message}`;
       button.disabled = false;
+      button.textContent = 'Log in';
+      form.removeAttribute('aria-busy');
+      progress.hidden = true;
       password.select();
     }
   });

@@ -1,16 +1,30 @@
 // Models: versions with CER/WER/SER (version 1 is the project's base model when
 // it started from one: no training run), CER against verified lines, the running
 // training with a live progress bar; admins retrain by hand and edit the schedule,
-// the base model, and the queue's selection strategy and auto-accept.
+// the base model, the queue's selection strategy and auto-accept, and the
+// project's alphabet (the special characters' keys).
 
 import {ApiError, api, poll} from '../api.js';
 import {cerChart, legend} from '../chart.js';
 import {announce, formatDate, formatDuration, h, percent, progressBar, replace, showError} from '../dom.js';
 import {isAdmin} from '../roles.js';
+import {renderAlphabetSettings} from './alphabet-settings.js';
 import {renderQueueSettings} from './queue-settings.js';
 
 const POLL_MS = 2000;
 const IN_FLIGHT = new Set(['queued', 'running']);
+
+// Retraining every so often, or not: one choice (a paused schedule shows as off).
+const SCHEDULE_CHOICES = [[null, 'Off'], [30, 'every 30 minutes'], [60, 'every hour'], [120, 'every 2 hours'],
+  [360, 'every 6 hours'], [720, 'every 12 hours'], [1440, 'every day'], [10080, 'every week']];
+
+/** What a run came to: a finished run whose model was rejected says so, never "succeeded". */
+export function runOutcome(run) {
+  if (run.status === 'succeeded' && run.progress?.decision === 'rejected') {
+    return {status: 'rejected', text: 'finished: its model was rejected (not better than the active one)'};
+  }
+  return {status: run.status, text: null};
+}
 
 /** Share of the run done: elapsed / (elapsed + ETA) while training; null when unknown. */
 function runFraction(run) {
@@ -39,6 +53,7 @@ class ModelsPage {
     this.runsTable = h('div');
     this.scheduleBox = h('section', {class: 'card schedule', 'aria-labelledby': 'schedule-title', hidden: !this.admin});
     this.settingsBox = h('section', {class: 'card queue-settings', 'aria-labelledby': 'queue-settings-title'});
+    this.alphabetBox = h('section', {class: 'card alphabet-settings', 'aria-labelledby': 'alphabet-title'});
     replace(
       main,
       h('h1', {}, 'Models'),
@@ -50,6 +65,7 @@ class ModelsPage {
           {},
           h('section', {class: 'card', 'aria-labelledby': 'chart-title'}, h('h2', {id: 'chart-title'}, 'CER against verified lines'), this.chartBox, legend()),
           this.settingsBox,
+          this.alphabetBox,
         ),
         h(
           'div',
@@ -84,6 +100,7 @@ class ModelsPage {
     if (live) this.poll(live.id);
     if (this.admin) this.loadSchedule();
     renderQueueSettings(this.settingsBox, this.project);
+    renderAlphabetSettings(this.alphabetBox, this.project);
   }
 
   renderModels(models) {
@@ -154,7 +171,7 @@ class ModelsPage {
               'tr',
               {},
               h('td', {}, `#${run.id}`, run.attempt > 1 ? h('small', {class: 'muted'}, ` try ${run.attempt}`) : null),
-              h('td', {}, h('span', {class: `badge ${run.status}`}, run.status), run.error ? h('div', {class: 'error'}, run.error) : null),
+              h('td', {}, h('span', {class: `badge ${runOutcome(run).status}`}, runOutcome(run).status), run.error ? h('div', {class: 'error'}, run.error) : null),
               h('td', {}, run.trigger),
               h('td', {}, formatDate(run.started_at)),
               h('td', {}, formatDate(run.finished_at)),
@@ -185,14 +202,15 @@ class ModelsPage {
     const p = run.progress || {};
     const fraction = runFraction(run);
     const live = IN_FLIGHT.has(run.status);
-    const stateText = run.status === 'queued' ? 'waiting for a training worker' : p.phase || run.status;
-    const bar = progressBar(`Training run ${run.id}`, {ok: run.status === 'succeeded'}).set(
+    const outcome = runOutcome(run);
+    const stateText = outcome.text ?? (run.status === 'queued' ? 'waiting for a training worker' : p.phase || run.status);
+    const bar = progressBar(`Training run ${run.id}`, {ok: outcome.status === 'succeeded'}).set(
       fraction,
       fraction === null ? stateText : `${Math.round(100 * fraction)} % (${stateText})`,
     );
     Object.assign(bar.el.dataset, {runId: String(run.id), status: run.status});
     const rows = [
-      ['Status', [h('span', {class: `badge ${run.status}`}, run.status), ` ${stateText}`]],
+      ['Status', [h('span', {class: `badge ${outcome.status}`}, outcome.status), ` ${stateText}`]],
       ['Step', p.step !== undefined ? `${p.step}${p.epoch !== undefined ? ` (epoch ${p.epoch})` : ''}` : null],
       ['Loss', Number.isFinite(p.loss) ? p.loss.toFixed(3) : null],
       ['Validation CER', p.val_cer !== undefined && p.val_cer !== null ? percent(p.val_cer) : null],
@@ -256,35 +274,42 @@ class ModelsPage {
       replace(this.scheduleBox, h('h2', {id: 'schedule-title'}, 'Schedule'), h('p', {class: 'error'}, error.message));
       return;
     }
-    const every = h('input', {
-      id: 'schedule-every', type: 'number', min: '5', step: '1', inputmode: 'numeric',
-      value: schedule.every_minutes ?? '', placeholder: 'none', 'aria-describedby': 'schedule-help',
-    });
-    const enabled = h('input', {id: 'schedule-enabled', type: 'checkbox', checked: schedule.enabled});
-    const message = h('p', {class: 'muted', id: 'schedule-help', 'aria-live': 'polite'},
-      'Retrains only when lines were verified since the last model. Empty: no schedule.');
-    const form = h(
-      'form',
-      {},
-      h('div', {}, h('label', {for: 'schedule-every'}, 'Retrain every (minutes)'), every),
-      h('label', {class: 'check', for: 'schedule-enabled'}, enabled, 'Enabled'),
-      h('button', {type: 'submit', class: 'primary'}, 'Save schedule'),
+    // One choice, saved at once: off, or every N minutes (enabled).
+    const current = schedule.enabled ? schedule.every_minutes : null;
+    const choices = [...SCHEDULE_CHOICES];
+    if (current !== null && !choices.some(([minutes]) => minutes === current)) {
+      choices.push([current, `every ${current} minutes`]);
+    }
+    const select = h(
+      'select',
+      {id: 'schedule-every', 'aria-describedby': 'schedule-help'},
+      choices.map(([minutes, label]) =>
+        h('option', {value: minutes === null ? '' : String(minutes), selected: minutes === current}, label),
+      ),
     );
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      const minutes = every.value.trim() === '' ? null : Number(every.value);
+    const message = h('p', {class: 'muted', id: 'schedule-help', 'aria-live': 'polite'},
+      'Retrains only when lines were verified since the last model.');
+    const form = h('form', {}, h('div', {}, h('label', {for: 'schedule-every'}, 'Retrain on a schedule'), select));
+    const save = async () => {
+      const minutes = select.value === '' ? null : Number(select.value);
+      select.disabled = true;
       try {
-        const saved = await api.put(`/api/projects/${this.project.id}/schedule`, {every_minutes: minutes, enabled: enabled.checked});
-        every.value = saved.every_minutes ?? '';
-        enabled.checked = saved.enabled;
-        message.textContent = saved.every_minutes
-          ? `Saved: every ${saved.every_minutes} minutes, ${saved.enabled ? 'enabled' : 'paused'}.`
-          : 'Saved: no schedule.';
+        const saved = await api.put(`/api/projects/${this.project.id}/schedule`, {every_minutes: minutes, enabled: minutes !== null});
+        message.textContent = saved.every_minutes && saved.enabled
+          ? `Saved: retrains every ${saved.every_minutes} minutes.`
+          : 'Saved: no scheduled retraining.';
         message.className = 'ok';
       } catch (error) {
         message.textContent = error instanceof ApiError ? error.message : `Not saved: ${error.message}`;
         message.className = 'error';
+      } finally {
+        select.disabled = false;
       }
+    };
+    select.addEventListener('change', save);
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      save();
     });
     replace(this.scheduleBox, h('h2', {id: 'schedule-title'}, 'Schedule'), form, message);
   }

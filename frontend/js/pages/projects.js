@@ -1,7 +1,7 @@
 // Your projects: progress, the current model and the training state of each.
 
 import {api} from '../api.js';
-import {projectPages} from '../roles.js';
+import {isAdmin, projectPages} from '../roles.js';
 import {formatDate, h, percent, progressBar, replace} from '../dom.js';
 
 function trainingState(run) {
@@ -9,6 +9,18 @@ function trainingState(run) {
   const phase = run.progress?.phase ? ` (${run.progress.phase})` : '';
   const when = run.finished_at || run.started_at || run.created_at;
   return [h('span', {class: `badge ${run.status}`}, run.status), ` ${run.trigger}${phase}, ${formatDate(when)}`];
+}
+
+/** A project with no lines yet: say so, and where lines come from. */
+function emptyNote(project) {
+  return h(
+    'p',
+    {class: 'empty-project'},
+    h('strong', {}, 'Nothing imported yet. '),
+    isAdmin(project.role)
+      ? h('a', {href: `/projects/${project.id}/import`}, 'Import pages or lines')
+      : 'A project admin imports the material.',
+  );
 }
 
 function card(project, detail) {
@@ -19,6 +31,7 @@ function card(project, detail) {
     {class: 'card project', 'aria-labelledby': `project-${project.id}`},
     h('h2', {id: `project-${project.id}`}, project.name),
     detail?.description ? h('p', {class: 'muted'}, detail.description) : null,
+    detail && detail.stats.lines === 0 ? emptyNote(project) : null,
     detail
       ? h(
           'dl',

@@ -1,27 +1,41 @@
 // Review: machine output the model is unsure of, human texts it disputes,
-// submissions waiting for a reviewer. Keyboard: j/k move, a approve, r reject,
-// e (or Enter) edits, Enter in the text saves a correction, Esc leaves it.
+// submissions waiting for a reviewer, lines labelers flagged. Keyboard: j/k
+// move, a approve (a flagged line: keep the flag), r reject (clear the flag),
+// e (or Enter) edits, Enter in the text saves a correction, Esc leaves it;
+// the project's special characters are keys (Alt+1…9, Alt+Shift+1…9) and buttons.
 
 import {api, query} from '../api.js';
 import {reading} from '../confidence.js';
 import {h, kbd, percent, replace, showError, announce, uuid4} from '../dom.js';
 import {canReview} from '../roles.js';
+import {keyIndex, keyboardKeys, renderKeyboard, typeAt} from '../vkeys.js';
 
-const OUTCOME = {approve: 'Approved', correct: 'Corrected', reject: 'Rejected: back in the labeling queue'};
+const OUTCOME = {
+  approve: 'Approved',
+  correct: 'Corrected',
+  reject: 'Rejected: back in the labeling queue',
+  keep: 'Flag kept: the line stays out of training',
+  clear: 'Flag cleared',
+};
 
 export async function render(main, {project, vocabulary}) {
   if (!canReview(project.role)) {
     replace(main, h('h1', {}, 'Review'), h('p', {}, 'Reviewing needs the reviewer or admin role in this project.'));
     return;
   }
-  const page = new ReviewPage(main, project, vocabulary.review_kinds);
+  const page = new ReviewPage(main, project, vocabulary.review_kinds, vocabulary.flag_kinds || []);
+  page.loadKeyboard();
   await page.load(new URLSearchParams(window.location.search).get('kind') || 'low_confidence');
 }
 
 class ReviewPage {
-  constructor(main, project, kinds) {
+  constructor(main, project, kinds, flagKinds) {
     this.project = project;
     this.kinds = kinds;
+    this.flagKinds = flagKinds;
+    this.detail = null;
+    this.lastInput = null; // the row text a key button types into
+    this.vkeys = h('div', {class: 'vkeys', role: 'group', 'aria-label': 'Special characters', hidden: true});
     this.kind = null;
     this.rows = [];
     this.selected = -1;
@@ -31,6 +45,9 @@ class ReviewPage {
     this.summary = h('p', {class: 'muted', 'aria-live': 'polite'});
     this.list = h('ul', {class: 'review-list', 'aria-label': 'Lines to review'});
     this.list.addEventListener('keydown', (event) => this.onKey(event));
+    this.list.addEventListener('focusin', (event) => {
+      if (event.target.matches('input[type="text"]')) this.lastInput = event.target;
+    });
     replace(
       main,
       h('h1', {}, 'Review'),
@@ -39,11 +56,29 @@ class ReviewPage {
         'p',
         {class: 'review-help muted'},
         kbd('j'), ' / ', kbd('k'), ' next / previous · ', kbd('a'), ' approve · ', kbd('r'), ' reject · ',
-        kbd('e'), ' edit · in the text: ', kbd('Enter'), ' save the correction, ', kbd('Esc'), ' cancel',
+        kbd('e'), ' edit · in the text: ', kbd('Enter'), ' save the correction, ', kbd('Esc'), ' cancel, ',
+        kbd('Alt', '1…9'), ' special characters · flagged lines: ', kbd('a'), ' keep the flag, ', kbd('r'), ' clear it',
       ),
+      this.vkeys,
       this.summary,
       this.list,
     );
+  }
+
+  async loadKeyboard() {
+    try {
+      this.detail = await api.get(`/api/projects/${this.project.id}`);
+    } catch (error) {
+      announce(`The special characters could not be loaded: ${error.message}`);
+      return;
+    }
+    renderKeyboard(this.vkeys, this.detail, (char) => this.type(char));
+  }
+
+  /** Type a special character into the text being edited (the selected row's when none was). */
+  type(char) {
+    const input = this.lastInput?.isConnected ? this.lastInput : this.rows[this.selected]?.input;
+    if (input) typeAt(input, char);
   }
 
   async load(kind) {
@@ -93,6 +128,7 @@ class ReviewPage {
           : null,
         current ? h('span', {}, `text: ${current.source}, ${current.status}`) : h('span', {}, 'no human text'),
       ),
+      item.flag ? this.flagNote(item.flag) : null,
       prediction
         ? h(
             'div',
@@ -106,15 +142,34 @@ class ReviewPage {
         {class: 'review-row'},
         h('label', {for: inputId, class: 'visually-hidden'}, `Text of line ${line.id}`),
         input,
-        h('button', {type: 'button', onclick: () => this.act(row, 'approve')}, 'Approve'),
-        h('button', {type: 'button', class: 'primary', onclick: () => this.save(row)}, 'Save correction'),
-        h('button', {type: 'button', class: 'danger', onclick: () => this.act(row, 'reject')}, 'Reject'),
+        item.flag
+          ? [
+              h('button', {type: 'button', onclick: () => this.act(row, 'keep')}, 'Keep flag'),
+              h('button', {type: 'button', class: 'primary', onclick: () => this.save(row)}, 'Save text'),
+              h('button', {type: 'button', class: 'danger', onclick: () => this.act(row, 'clear')}, 'Clear flag'),
+            ]
+          : [
+              h('button', {type: 'button', onclick: () => this.act(row, 'approve')}, 'Approve'),
+              h('button', {type: 'button', class: 'primary', onclick: () => this.save(row)}, 'Save correction'),
+              h('button', {type: 'button', class: 'danger', onclick: () => this.act(row, 'reject')}, 'Reject'),
+            ],
       ),
       result,
     );
-    const row = {el, input, result, shown, line, done: false, busy: false};
+    const row = {el, input, result, shown, line, flagged: Boolean(item.flag), done: false, busy: false};
     el.addEventListener('focusin', () => this.select(this.rows.indexOf(row), {focus: false}));
     return row;
+  }
+
+  flagNote(flag) {
+    const kind = this.flagKinds.find(({name}) => name === flag.kind)?.description ?? flag.kind;
+    return h(
+      'p',
+      {class: 'review-flag', dataset: {flag: flag.kind}},
+      h('strong', {}, `Flagged: ${kind}`),
+      flag.comment ? [' — ', h('q', {}, flag.comment)] : null,
+      flag.author_name ? h('span', {class: 'muted'}, ` (${flag.author_name})`) : null,
+    );
   }
 
   select(index, {focus = true} = {}) {
@@ -137,6 +192,13 @@ class ReviewPage {
   }
 
   onKey(event) {
+    const special = keyIndex(event);
+    if (special >= 0 && event.target.matches('input[type="text"]')) {
+      const key = keyboardKeys(this.detail)[special];
+      if (key) typeAt(event.target, key.char);
+      event.preventDefault();
+      return;
+    }
     if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
     const row = this.rows[this.selected];
     if (!row) return;
@@ -156,8 +218,8 @@ class ReviewPage {
     let handled = true;
     if (key === 'j' || key === 'ArrowDown') this.select(this.selected + 1);
     else if (key === 'k' || key === 'ArrowUp') this.select(this.selected - 1);
-    else if (key === 'a') this.act(row, 'approve');
-    else if (key === 'r') this.act(row, 'reject');
+    else if (key === 'a') this.act(row, row.flagged ? 'keep' : 'approve');
+    else if (key === 'r') this.act(row, row.flagged ? 'clear' : 'reject');
     else if (key === 'e' || key === 'Enter') {
       row.input.focus();
       row.input.setSelectionRange(row.input.value.length, row.input.value.length);
@@ -168,7 +230,7 @@ class ReviewPage {
   /** Enter in the text: a correction if it changed, else an approval of what is there. */
   save(row) {
     const text = row.input.value.trim();
-    if (text === row.shown.trim()) return this.act(row, 'approve');
+    if (text === row.shown.trim() && !row.flagged) return this.act(row, 'approve');
     if (!text) {
       announce('The text is empty; type the correction, or press r to reject the line.');
       return undefined;
@@ -180,15 +242,18 @@ class ReviewPage {
     if (row.busy) return;
     row.busy = true;
     row.result.textContent = 'Saving…';
-    const body = {action, client_id: uuid4()};
+    const decision = action === 'keep' || action === 'clear';
+    const body = decision ? {decision: action, client_id: uuid4()} : {action, client_id: uuid4()};
     if (action === 'correct') body.text = text;
+    const url = decision ? `/api/lines/${row.line.id}/flag/decision` : `/api/lines/${row.line.id}/review`;
     try {
       // The client_id makes the retries safe: the server applies a decision once.
-      const saved = await api.post(`/api/lines/${row.line.id}/review`, body, {retries: 4});
+      const saved = await api.post(url, body, {retries: 4});
       row.done = true;
-      row.shown = saved?.text ?? row.shown;
+      row.shown = decision ? row.shown : saved?.text ?? row.shown;
       row.el.classList.add('done');
-      row.result.textContent = `${OUTCOME[action]}${action === 'reject' ? '' : `: “${saved?.text ?? ''}”`}`;
+      const quoted = action === 'reject' || decision ? '' : `: “${saved?.text ?? ''}”`;
+      row.result.textContent = `${OUTCOME[action]}${quoted}`;
       row.result.className = 'result ok';
       const index = this.rows.indexOf(row);
       if (index === this.selected) this.select(this.nextOpen(index));
