@@ -1,5 +1,5 @@
 """The names the UI shows and sends, defined once on the server: roles and what
-each may do, import kinds, review lists."""
+each may do, import kinds, review lists, export formats and scopes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from annotator.apis.common import NamedOutput
 from annotator.formats import IMPORT_KINDS
-from annotator.models import Membership
+from annotator.models import ExportJob, Membership
 from annotator.permissions import ADMIN_ROLES, REVIEW_ROLES
 from annotator.selectors import REVIEW_KINDS
 
@@ -26,6 +26,8 @@ class VocabularyOutput(serializers.Serializer):
     roles = RoleOutput(many=True)
     import_kinds = NamedOutput(many=True)
     review_kinds = NamedOutput(many=True)
+    export_formats = NamedOutput(many=True)
+    export_scopes = NamedOutput(many=True)
 
 
 class VocabularyApi(APIView):
@@ -41,6 +43,8 @@ class VocabularyApi(APIView):
                     "roles": roles,
                     "import_kinds": [{"name": k, "description": d} for k, d in IMPORT_KINDS.items()],
                     "review_kinds": [{"name": k, "description": d} for k, d in REVIEW_KINDS.items()],
+                    "export_formats": [{"name": k, "description": d} for k, d in ExportJob.Format.choices],
+                    "export_scopes": [{"name": k, "description": d} for k, d in ExportJob.Scope.choices],
                 }
             ).data
         )

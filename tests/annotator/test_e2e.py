@@ -41,6 +41,9 @@ from tests import processes
 from tests.annotator.factories import make_member, make_project, make_rendered_lines, score_lines, verify
 from tests.processes import flushed_redis, start_logged, without
 
+# Every queue of settings.CELERY_TASK_ROUTES and the default one.
+QUEUES = "interactive,default,gpu"
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
 TINY_TRAINING = {
@@ -101,7 +104,7 @@ class Workers:
             **small_jobs(training),
             **env,
         )
-        command = [sys.executable, "-m", "celery", "-A", "annotator", "worker", "-Q", "default,gpu"]
+        command = [sys.executable, "-m", "celery", "-A", "annotator", "worker", "-Q", QUEUES]
         command += ["--pool", "solo", "--prefetch-multiplier", "1", "-n", f"{name}@%h", "-l", "info"]
         command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
         process = start_logged(command, env=environment, log=log)
