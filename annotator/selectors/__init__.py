@@ -37,7 +37,7 @@ from annotator.selectors.documents import (
     document_list,
     line_search,
 )
-from annotator.selectors.team import LabelerDay, Member, day_bounds, project_members, team_stats
+from annotator.selectors.team import LabelerDay, Member, day_start, project_members, team_stats
 from recognition.base import base_names, base_path
 
 __all__ = [  # the split-out reads, beside everything defined below
@@ -309,9 +309,13 @@ def review_list(
     lines = Line.objects.filter(project=project).select_related("current_transcription")
     if labeler is not None:
         lines = lines.filter(current_transcription__author_id=labeler)
-    if date_from is not None or date_to is not None:
-        start, end = day_bounds(date_from=date_from or date_to, date_to=date_to or date_from)
-        lines = lines.filter(current_transcription__created_at__gte=start, current_transcription__created_at__lt=end)
+    if date_from is not None and date_to is not None and date_from > date_to:
+        message = "date_from must not be after date_to."
+        raise InvalidInputError(message, fields={"date_from": [message]})
+    if date_from is not None:
+        lines = lines.filter(current_transcription__created_at__gte=day_start(date_from))
+    if date_to is not None:
+        lines = lines.filter(current_transcription__created_at__lt=day_start(date_to + timedelta(days=1)))
     active = project_active_model(project=project)
     confidence = Coalesce("calibrated_confidence", "confidence")
     if kind == "low_confidence":

@@ -47,6 +47,11 @@ def project_members(*, project: Project) -> list[Member]:
     return [Member(user_id=m.user_id, username=m.user.get_username(), role=m.role) for m in memberships]
 
 
+def day_start(day: date) -> datetime:
+    """Midnight at the start of ``day`` in the server's time zone."""
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
 def day_bounds(*, date_from: date | None, date_to: date | None) -> tuple[datetime, datetime]:
     """[start of ``date_from``, end of ``date_to``) in the server's time zone; the
     last 14 days up to today by default."""
@@ -56,9 +61,7 @@ def day_bounds(*, date_from: date | None, date_to: date | None) -> tuple[datetim
     if first > last or (last - first).days >= STATS_DAYS_MAX:
         message = f"date_from must not be after date_to, and they span at most {STATS_DAYS_MAX} days."
         raise InvalidInputError(message, fields={"date_from": [message]})
-    zone = timezone.get_current_timezone()
-    start = datetime.combine(first, time.min, tzinfo=zone)
-    return start, datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone)
+    return day_start(first), day_start(last + timedelta(days=1))
 
 
 def team_stats(*, project: Project, date_from: date | None = None, date_to: date | None = None) -> list[LabelerDay]:
