@@ -488,7 +488,8 @@ def test_token_auth(world: tuple[Project, Line, User]) -> None:
     project, _line, member = world
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=member).key}")
-    assert client.get(reverse("project-list")).json() == [{"id": project.pk, "name": project.name, "role": "labeler"}]
+    listed = [{"id": project.pk, "name": project.name, "role": "labeler", "can_export": False}]
+    assert client.get(reverse("project-list")).json() == listed
 
 
 def test_openapi_schema_lists_the_queue() -> None:
