@@ -5,7 +5,7 @@ starts and watches the process set of a deployment:
 
 =========  ==============================================================
 web        Django (``runserver`` when DEBUG, else gunicorn) on --port
-worker     Celery, queue ``default``: imports, re-scoring, exports
+worker     Celery, queues ``interactive`` (imports, exports) and ``default`` (re-scoring)
 trainer    Celery, queue ``gpu``: training, one run at a time
 beat       Celery beat: the retraining schedules
 =========  ==============================================================
@@ -48,7 +48,9 @@ def process_specs(*, host: str, port: int, debug: bool) -> list[ProcessSpec]:
     celery = [python, "-m", "celery", "-A", "annotator"]
     return [
         ProcessSpec("web", web),
-        ProcessSpec("worker", [*celery, "worker", "-Q", "default", "--concurrency", "1", "-n", "default@%h"]),
+        ProcessSpec(
+            "worker", [*celery, "worker", "-Q", "interactive,default", "--concurrency", "1", "-n", "default@%h"]
+        ),
         ProcessSpec(
             "trainer",
             [*celery, "worker", "-Q", "gpu", "--concurrency", "1", "--prefetch-multiplier", "1", "-n", "gpu@%h"],

@@ -176,6 +176,12 @@ class Page(models.Model):
     # What was imported (a hash of the image, with its XML): the same material
     # uploaded again, under any name, is recognised and skipped.
     content_hash = models.CharField(max_length=80, blank=True, default="", db_index=True)
+    # The file names it was imported under (the image, and its PAGE/ALTO file), so an
+    # export writes them back and round-trips into eScriptorium, Transkribus, kraken.
+    source_name = models.CharField(max_length=255, blank=True, default="", help_text="The imported image's name.")
+    source_xml_name = models.CharField(
+        max_length=255, blank=True, default="", help_text="The imported PAGE/ALTO file's name; empty without one."
+    )
 
     class Meta:
         ordering = ["document", "number"]
@@ -221,6 +227,10 @@ class Line(models.Model):
     cold_rank = models.PositiveIntegerField(default=0)
     # An imported line pair's content (a hash of its image and text); "" for lines cut from a page.
     content_hash = models.CharField(max_length=80, blank=True, default="")
+    # The line's and its region's ids in the imported PAGE/ALTO file ("" when cut
+    # here): exports write them back.
+    external_id = models.CharField(max_length=255, blank=True, default="")
+    region_id = models.CharField(max_length=255, blank=True, default="")
 
     queue_state = models.CharField(max_length=16, choices=QueueState.choices, default=QueueState.UNLABELED)
     # The selection strategy's priority under the active model (served highest
@@ -238,6 +248,8 @@ class Line(models.Model):
     # it. A submit or a release naming an older grant (the line was released,
     # or expired and leased again since) changes nothing.
     lease_token = models.UUIDField(null=True, blank=True)
+    # When this grant began: a submit under it stores the seconds the line took.
+    lease_claimed_at = models.DateTimeField(null=True, blank=True)
 
     current_transcription = models.ForeignKey(
         "Transcription", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -412,6 +424,12 @@ class Transcription(models.Model):
     text = models.TextField(blank=True)
     # Chosen by the client per submit, so a retried request cannot label twice.
     client_id = models.UUIDField(unique=True, null=True, blank=True, default=None)
+    # What the labeler started from: the active model's reading when the text was
+    # submitted (null: none, or stored before this was kept), and the seconds from
+    # the claim of the line to the submit (null for an amend or a review). The team
+    # statistics read both.
+    model_text = models.TextField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -422,7 +440,11 @@ class Transcription(models.Model):
                 fields=["line", "author"], condition=Q(status="draft"), name="transcription_one_draft_per_author"
             )
         ]
-        indexes = [models.Index(fields=["author", "-created_at"], name="transcription_author_idx")]
+        indexes = [
+            models.Index(fields=["author", "-created_at"], name="transcription_author_idx"),
+            # The team statistics: per labeler and day.
+            models.Index(fields=["status", "created_at"], name="transcription_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.status} transcription {self.pk} of line {self.line_id}"
@@ -551,6 +573,10 @@ class ImportJob(Job):
 
 
 class ExportJob(Job):
+    class Scope(models.TextChoices):
+        ALL = "all", "all lines (the best text of each)"
+        VERIFIED = "verified", "verified lines only"
+
     class Format(models.TextChoices):
         PAGE = "page", "PAGE XML"
         ALTO = "alto", "ALTO XML"
@@ -560,6 +586,9 @@ class ExportJob(Job):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
     format = models.CharField(max_length=8, choices=Format.choices)
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.ALL)
+    # One document only; null: the whole project.
+    document = models.ForeignKey(Document, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     file = models.FileField(upload_to="exports/%Y/%m/", blank=True)
 

@@ -144,8 +144,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Celery: training and re-scoring run in worker processes -----------------
 #
-# Processes: `celery -A annotator worker -Q default` (re-scoring, schedule
-# checks; any concurrency), `celery -A annotator worker -Q gpu --concurrency 1
+# Processes: `celery -A annotator worker -Q interactive,default` (imports and
+# exports, which people wait for, on their own queue so they never wait behind
+# the re-scoring batches of `default`; re-scoring, schedule checks; any
+# concurrency), `celery -A annotator worker -Q gpu --concurrency 1
 # --prefetch-multiplier 1` (training, one run at a time) and `celery -A annotator
 # beat --scheduler django_celery_beat.schedulers:DatabaseScheduler`.
 #
@@ -183,7 +185,13 @@ def celery_broker(url: str) -> tuple[str, dict[str, Any]]:
 
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = celery_broker(os.environ.get("CELERY_BROKER_URL") or REDIS_URL)
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"annotator.tasks.training_run_execute": {"queue": "gpu"}}
+# A worker consuming several queues takes from them in turn, so an export queued
+# behind hundreds of re-scoring batches is next once the running task ends.
+CELERY_TASK_ROUTES = {
+    "annotator.tasks.training_run_execute": {"queue": "gpu"},
+    "annotator.tasks.import_job_run": {"queue": "interactive"},
+    "annotator.tasks.export_job_run": {"queue": "interactive"},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

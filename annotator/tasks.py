@@ -2,7 +2,10 @@
 
 Routing (settings.CELERY_TASK_ROUTES): ``training_run_execute`` goes to the
 ``gpu`` queue, consumed by a worker started with ``-Q gpu --concurrency 1
---prefetch-multiplier 1``; everything else to ``default``. Every task is safe
+--prefetch-multiplier 1``; imports and exports, which someone waits for, to
+``interactive``, consumed by the CPU workers together with ``default``
+(``-Q interactive,default``: they take from both in turn, so an export never
+waits behind a project's re-scoring batches); everything else to ``default``. Every task is safe
 to run twice: the jobs claim their work with compare-and-set updates or write
 idempotently. Nothing imports this module but Celery: services and jobs send
 by task name (``annotator.enqueue``).

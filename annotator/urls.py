@@ -3,7 +3,20 @@ from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
 from annotator import views
-from annotator.apis import accounts, alphabet, exports, flags, imports, labeling, projects, review, training, vocabulary
+from annotator.apis import (
+    accounts,
+    alphabet,
+    documents,
+    exports,
+    flags,
+    imports,
+    labeling,
+    projects,
+    review,
+    team,
+    training,
+    vocabulary,
+)
 
 
 class IdConverter:
@@ -58,8 +71,13 @@ urlpatterns = [
     path(f"{PROJECT}/exports", exports.ExportJobListApi.as_view(), name="export-list"),
     path("api/exports/<id:job_id>", exports.ExportJobDetailApi.as_view(), name="export-detail"),
     path("api/exports/<id:job_id>/download", exports.ExportDownloadApi.as_view(), name="export-download"),
-    # review
+    # documents, search, one line
+    path(f"{PROJECT}/documents", documents.DocumentListApi.as_view(), name="document-list"),
+    path(f"{PROJECT}/search", documents.LineSearchApi.as_view(), name="line-search"),
+    path(LINE, documents.LineDetailApi.as_view(), name="line-detail"),
+    # review and the team's statistics
     path(f"{PROJECT}/review", review.ReviewListApi.as_view(), name="review-list"),
+    path(f"{PROJECT}/team-stats", team.TeamStatsApi.as_view(), name="team-stats"),
     path(f"{LINE}/review", review.LineReviewApi.as_view(), name="line-review"),
     # training and models
     path(f"{PROJECT}/training-runs", training.TrainingRunListApi.as_view(), name="training-run-list"),
@@ -70,6 +88,9 @@ urlpatterns = [
     path("", views.app_shell, name="ui-home"),
     path("login", views.app_shell, name="ui-login"),
     re_path(
-        r"^projects/(?P<project_id>[0-9]+)/(?P<page>label|review|models|import)$", views.app_shell, name="ui-project"
+        r"^projects/(?P<project_id>[0-9]+)/(?P<page>label|review|models|import|documents|search|stats|exports)$",
+        views.app_shell,
+        name="ui-project",
     ),
+    re_path(r"^projects/(?P<project_id>[0-9]+)/lines/(?P<line_id>[0-9]{1,18})$", views.app_shell, name="ui-line"),
 ]

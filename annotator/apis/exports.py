@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.apis.common import ERRORS, FileRenderer
+from annotator.apis.common import ERRORS, MAX_INTEGER, FileRenderer
 from annotator.models import ExportJob
 from annotator.selectors import export_job_get, export_job_list, project_get
 from annotator.services import export_job_create
@@ -24,6 +24,9 @@ class ExportJobOutput(serializers.Serializer):
     id = serializers.IntegerField()
     project = serializers.IntegerField(source="project_id")
     format = serializers.CharField()
+    scope = serializers.CharField()
+    document = serializers.IntegerField(source="document_id", allow_null=True)
+    document_name = serializers.CharField(source="document.name", allow_null=True, default=None)
     status = serializers.CharField()
     progress = serializers.DictField()
     error = serializers.CharField()
@@ -40,6 +43,10 @@ def _payload(request: Request, job: ExportJob) -> dict[str, Any]:
 
 class ExportInput(serializers.Serializer):
     format = serializers.ChoiceField(choices=ExportJob.Format.choices)
+    scope = serializers.ChoiceField(choices=ExportJob.Scope.choices, default=ExportJob.Scope.ALL)
+    document = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=MAX_INTEGER, help_text="One document only"
+    )
 
 
 class ExportJobListApi(APIView):
@@ -57,7 +64,13 @@ class ExportJobListApi(APIView):
         project = project_get(project_id=project_id, user=request.user)
         data = ExportInput(data=request.data)
         data.is_valid(raise_exception=True)
-        job = export_job_create(project=project, user=request.user, format=data.validated_data["format"])
+        job = export_job_create(
+            project=project,
+            user=request.user,
+            format=data.validated_data["format"],
+            scope=data.validated_data["scope"],
+            document_id=data.validated_data["document"],
+        )
         return Response(_payload(request, job), status=status.HTTP_202_ACCEPTED)
 
 

@@ -32,10 +32,17 @@ from annotator.services import EDITABLE_SETTINGS, ProjectSettings, project_setti
 from recognition.selection import STRATEGIES
 
 
-class ProjectOutput(serializers.Serializer):
+class ProjectIdentityOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     role = serializers.CharField()
+
+
+class ProjectOutput(ProjectIdentityOutput):
+    can_export = serializers.SerializerMethodField(help_text="Your role may export this project.")
+
+    def get_can_export(self, project: Project) -> bool:
+        return getattr(project, "role", None) in export_roles(project=project)
 
 
 class ProjectStatsOutput(serializers.Serializer):
@@ -71,7 +78,7 @@ class KeyboardGroupOutput(serializers.Serializer):
     characters = serializers.ListField(child=serializers.CharField())
 
 
-class ProjectDetailOutput(ProjectOutput):
+class ProjectDetailOutput(ProjectIdentityOutput):
     description = serializers.CharField()
     lease_seconds = serializers.IntegerField()
     require_review = serializers.BooleanField()

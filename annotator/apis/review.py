@@ -23,6 +23,11 @@ class ReviewListInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=list(REVIEW_KINDS.items()), default="low_confidence")
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
     offset = serializers.IntegerField(min_value=0, max_value=MAX_INTEGER, default=0)
+    labeler = serializers.IntegerField(
+        min_value=1, max_value=MAX_INTEGER, required=False, default=None, help_text="Texts by this user id"
+    )
+    date_from = serializers.DateField(required=False, default=None, help_text="Texts written on or after this day")
+    date_to = serializers.DateField(required=False, default=None, help_text="Texts written on or before this day")
 
 
 class ReviewLineOutput(serializers.Serializer):

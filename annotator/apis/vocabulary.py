@@ -1,5 +1,5 @@
 """The names the UI shows and sends, defined once on the server: roles and what
-each may do, import kinds, review lists, flag kinds."""
+each may do, import kinds, review lists, flag kinds, export formats and scopes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from annotator.apis.common import NamedOutput
 from annotator.formats import IMPORT_KINDS
-from annotator.models import LineFlag, Membership
+from annotator.models import ExportJob, LineFlag, Membership
 from annotator.permissions import ADMIN_ROLES, REVIEW_ROLES
 from annotator.selectors import REVIEW_KINDS
 
@@ -27,6 +27,8 @@ class VocabularyOutput(serializers.Serializer):
     import_kinds = NamedOutput(many=True)
     review_kinds = NamedOutput(many=True)
     flag_kinds = NamedOutput(many=True)
+    export_formats = NamedOutput(many=True)
+    export_scopes = NamedOutput(many=True)
 
 
 class VocabularyApi(APIView):
@@ -43,6 +45,8 @@ class VocabularyApi(APIView):
                     "import_kinds": [{"name": k, "description": d} for k, d in IMPORT_KINDS.items()],
                     "review_kinds": [{"name": k, "description": d} for k, d in REVIEW_KINDS.items()],
                     "flag_kinds": [{"name": k.value, "description": k.label} for k in LineFlag.Kind],
+                    "export_formats": [{"name": k, "description": d} for k, d in ExportJob.Format.choices],
+                    "export_scopes": [{"name": k, "description": d} for k, d in ExportJob.Scope.choices],
                 }
             ).data
         )

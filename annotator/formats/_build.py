@@ -86,6 +86,7 @@ class LineCollector:
         problem: str | None,
         text: str | None,
         confidence: float | None,
+        region_id: str | None = None,
     ) -> None:
         """One line in reading order; ``problem`` (or no points) skips it with a warning."""
         self._seen += 1
@@ -120,6 +121,7 @@ class LineCollector:
                 text=cleaned,
                 confidence=confidence if cleaned is not None else None,
                 reading_order=len(self.lines),
+                region_id=(region_id or "").strip() or None,
             )
         )
 

@@ -36,10 +36,12 @@ from annotator.formats.layout import (
     LineExport,
     PageExport,
     ParsedPage,
+    Point,
     bbox_of,
     fit_page,
     parse_confidence,
     parse_points,
+    region_groups,
     unique_ids,
 )
 from annotator.formats.safe_xml import child, descendants, local_name, parse_xml
@@ -95,10 +97,18 @@ def alto_from_root(root: ET.Element, *, name: str, image_size: tuple[int, int] |
         warnings.append(f"coordinates are in {unit} but the Page has no WIDTH/HEIGHT to convert them; taken as pixels")
 
     collector = LineCollector(name=name, width=width, height=height, warnings=warnings)
+    block_of = {id(line): block.get("ID") for block in descendants(page, "TextBlock") for line in block}
     for line in descendants(page, "TextLine"):
         points, problem = _outline(line)
         text, confidence = _line_text(line)
-        collector.add(raw_id=line.get("ID"), points=points, problem=problem, text=text, confidence=confidence)
+        collector.add(
+            raw_id=line.get("ID"),
+            points=points,
+            problem=problem,
+            text=text,
+            confidence=confidence,
+            region_id=block_of.get(id(line)),
+        )
     result = collector.page(image_filename, None)
     return fit_page(result, *image_size) if image_size is not None else result
 
@@ -196,19 +206,29 @@ def write_alto(page: PageExport, *, software: str = "Lineproof", created: dateti
     if not page.lines:
         return _serialize(root)
     polygons = [export_polygon(line.id, line.polygon, line.bbox) for line in page.lines]
-    block_box = bbox_of([point for polygon in polygons for point in polygon])
-    block = ET.SubElement(print_space, "TextBlock", {"ID": "block_1", **_box(block_box)})
-    reserved = ("proc_1", "page_1", "block_1", *(f"flag_{n + 1}" for n, _ in flagged))
-    line_ids = unique_ids((line.id for line in page.lines), reserved=reserved)
-    for n, (line, line_id, polygon) in enumerate(zip(page.lines, line_ids, polygons, strict=True)):
-        attributes = {"ID": line_id, **_box(bbox_of(polygon))}
-        if line.flag is not None:
-            attributes["TAGREFS"] = f"flag_{n + 1}"
-        line_el = ET.SubElement(block, "TextLine", attributes)
-        shape = ET.SubElement(line_el, "Shape")
-        ET.SubElement(shape, "Polygon", {"POINTS": " ".join(f"{x},{y}" for x, y in polygon)})
-        _write_words(line_el, line, string_prefix=f"{line_id}_s")
+    groups = region_groups([line.region_id for line in page.lines], default="block_1")
+    flag_ids = tuple(f"flag_{n + 1}" for n, _ in flagged)
+    block_ids = unique_ids((raw for raw, _members in groups), prefix="b_", reserved=("proc_1", "page_1", *flag_ids))
+    line_ids = unique_ids((line.id for line in page.lines), reserved=("proc_1", "page_1", *flag_ids, *block_ids))
+    for block_id, (_raw, members) in zip(block_ids, groups, strict=True):
+        block_box = bbox_of([point for index in members for point in polygons[index]])
+        block = ET.SubElement(print_space, "TextBlock", {"ID": block_id, **_box(block_box)})
+        for index in members:
+            line, line_id, polygon = page.lines[index], line_ids[index], polygons[index]
+            _write_line(block, line, line_id, polygon, tag=f"flag_{index + 1}" if line.flag is not None else None)
     return _serialize(root)
+
+
+def _write_line(
+    block: ET.Element, line: LineExport, line_id: str, polygon: list[Point], *, tag: str | None = None
+) -> None:
+    attributes = {"ID": line_id, **_box(bbox_of(polygon))}
+    if tag is not None:
+        attributes["TAGREFS"] = tag  # the line's flag, an OtherTag in Tags
+    line_el = ET.SubElement(block, "TextLine", attributes)
+    shape = ET.SubElement(line_el, "Shape")
+    ET.SubElement(shape, "Polygon", {"POINTS": " ".join(f"{x},{y}" for x, y in polygon)})
+    _write_words(line_el, line, string_prefix=f"{line_id}_s")
 
 
 def _write_words(line_el: ET.Element, line: LineExport, *, string_prefix: str) -> None:

@@ -44,6 +44,8 @@ class ParsedLine:
     text: str | None
     confidence: float | None
     reading_order: int
+    # The id of the region (PAGE TextRegion, ALTO TextBlock) the line is in; None outside one.
+    region_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class LineExport:
     """One line to write. ``polygon`` may be empty (the bbox rectangle is written then).
 
     ``char_confidences``, when given, has one value in [0, 1] per character of ``text``.
+    ``region_id``: the region (PAGE TextRegion, ALTO TextBlock) to write the line in;
+    consecutive lines of one region share it, lines without one share a default region.
     """
 
     id: str
@@ -86,6 +90,7 @@ class LineExport:
     confidence: float | None = None
     char_confidences: list[float] | None = None
     flag: LineFlagExport | None = None
+    region_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -243,6 +248,21 @@ def unique_ids(raw_ids: Iterable[str], *, prefix: str = "l_", reserved: Iterable
         seen.add(candidate)
         out.append(candidate)
     return out
+
+
+def region_groups(region_ids: Sequence[str | None], *, default: str) -> list[tuple[str, list[int]]]:
+    """Lines (by index, in reading order) grouped into the regions to write: runs of
+    consecutive lines with the same region id, ``default`` for lines without one.
+    A region the reading order leaves and comes back to is written once per run
+    (the later runs' ids made unique by the writer)."""
+    groups: list[tuple[str, list[int]]] = []
+    for index, raw in enumerate(region_ids):
+        region = raw or default
+        if groups and groups[-1][0] == region:
+            groups[-1][1].append(index)
+        else:
+            groups.append((region, [index]))
+    return groups
 
 
 def image_basename(reference: str) -> str:

@@ -17,7 +17,8 @@ goes with its nearest listed ancestor); without it, by Transkribus'
 ``custom="readingOrder {index:N;}"`` on the regions. Lines within a region by their
 own Transkribus index when they carry one, else in document order.
 
-Writing produces the 2019-07-15 schema: one ``TextRegion`` around all lines,
+Writing produces the 2019-07-15 schema: a ``TextRegion`` per run of lines with the
+same ``LineExport.region_id`` (its id kept; one default region for lines without),
 ``TextEquiv@conf`` for the line confidence, Transkribus-style reading order
 attributes as well as the ``ReadingOrder`` element.
 """
@@ -45,6 +46,7 @@ from annotator.formats.layout import (
     parse_confidence,
     parse_points,
     rectangle,
+    region_groups,
     unique_ids,
 )
 from annotator.formats.safe_xml import child, children, descendants, local_name, parse_xml
@@ -81,10 +83,18 @@ def page_from_root(root: ET.Element, *, name: str, image_size: tuple[int, int] |
     height = parse_dimension(page.get("imageHeight"), what="imageHeight", name=name, warnings=warnings)
 
     collector = LineCollector(name=name, width=width, height=height, warnings=warnings)
+    region_of = {id(line): region.get("id") for region in descendants(page, "TextRegion") for line in region}
     for line in _lines_in_reading_order(page):
         points, problem = _coords(line)
         text, confidence = _line_text(line)
-        collector.add(raw_id=line.get("id"), points=points, problem=problem, text=text, confidence=confidence)
+        collector.add(
+            raw_id=line.get("id"),
+            points=points,
+            problem=problem,
+            text=text,
+            confidence=confidence,
+            region_id=region_of.get(id(line)),
+        )
     return collector.page(page.get("imageFilename", ""), image_size)
 
 
@@ -252,24 +262,30 @@ def write_page_xml(page: PageExport, *, creator: str = "Lineproof", created: dat
     if page.lines:
         reading_order = ET.SubElement(page_el, "ReadingOrder")
         group = ET.SubElement(reading_order, "OrderedGroup", {"id": "ro_1", "caption": "Regions reading order"})
-        ET.SubElement(group, "RegionRefIndexed", {"index": "0", "regionRef": "region_1"})
-        region = ET.SubElement(
-            page_el, "TextRegion", {"id": "region_1", "type": "paragraph", "custom": "readingOrder {index:0;}"}
-        )
-        x0, y0, x1, y1 = bbox_of([point for polygon in polygons for point in polygon])
-        ET.SubElement(region, "Coords", {"points": _points(rectangle((x0, y0, x1, y1)))})
-        line_ids = unique_ids((line.id for line in page.lines), reserved=("ro_1", "region_1"))
-        for index, (line, line_id, polygon) in enumerate(zip(page.lines, line_ids, polygons, strict=True)):
-            custom = f"readingOrder {{index:{index};}}"
-            if line.flag is not None:
-                comment = f"comment:{custom_value(line.flag.comment)};" if line.flag.comment else ""
-                custom += f" flag {{kind:{custom_value(line.flag.kind)};{comment}}}"
-            line_el = ET.SubElement(region, "TextLine", {"id": line_id, "custom": custom})
-            ET.SubElement(line_el, "Coords", {"points": _points(polygon)})
-            if line.text is not None:
-                attributes = {} if line.confidence is None else {"conf": _confidence(line.confidence)}
-                equiv = ET.SubElement(line_el, "TextEquiv", attributes)
-                ET.SubElement(equiv, "Unicode").text = xml_safe(line.text)
+        groups = region_groups([line.region_id for line in page.lines], default="region_1")
+        region_ids = unique_ids((raw for raw, _members in groups), prefix="r_", reserved=("ro_1",))
+        line_ids = unique_ids((line.id for line in page.lines), reserved=("ro_1", *region_ids))
+        for rank, (region_id, (_raw, members)) in enumerate(zip(region_ids, groups, strict=True)):
+            ET.SubElement(group, "RegionRefIndexed", {"index": str(rank), "regionRef": region_id})
+            region = ET.SubElement(
+                page_el,
+                "TextRegion",
+                {"id": region_id, "type": "paragraph", "custom": f"readingOrder {{index:{rank};}}"},
+            )
+            x0, y0, x1, y1 = bbox_of([point for index in members for point in polygons[index]])
+            ET.SubElement(region, "Coords", {"points": _points(rectangle((x0, y0, x1, y1)))})
+            for order, index in enumerate(members):
+                line, line_id = page.lines[index], line_ids[index]
+                custom = f"readingOrder {{index:{order};}}"
+                if line.flag is not None:
+                    comment = f"comment:{custom_value(line.flag.comment)};" if line.flag.comment else ""
+                    custom += f" flag {{kind:{custom_value(line.flag.kind)};{comment}}}"
+                line_el = ET.SubElement(region, "TextLine", {"id": line_id, "custom": custom})
+                ET.SubElement(line_el, "Coords", {"points": _points(polygons[index])})
+                if line.text is not None:
+                    attributes = {} if line.confidence is None else {"conf": _confidence(line.confidence)}
+                    equiv = ET.SubElement(line_el, "TextEquiv", attributes)
+                    ET.SubElement(equiv, "Unicode").text = xml_safe(line.text)
     ET.indent(root)  # only elements with children get whitespace; Unicode text stays as is
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 

@@ -8,6 +8,14 @@ a ``Tags/OtherTag`` the TextLine's TAGREFS names; plain text: an empty line,
 listed in ``flags.tsv``). PAGE and ALTO need pages, so crops imported
 without a page appear only in the text and line-folder exports; the line
 folder holds human-verified, unflagged lines only, since it is training data for other tools.
+
+Scope: ``ExportJob.scope`` "verified" keeps only lines whose current text is verified
+(by a person or an import; not the model's own acceptance), ``ExportJob.document``
+one document. Names: a page imported from PAGE/ALTO keeps its image's and XML
+file's names and its lines' and regions' ids (``Page.source_name``,
+``Page.source_xml_name``, ``Line.external_id``, ``Line.region_id``), so the export
+goes back into eScriptorium, Transkribus or kraken as the same pages and lines;
+pages imported before those were kept are numbered, their lines "l<id>".
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django.core.files import File
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from annotator.errors import InvalidInputError
@@ -106,26 +115,62 @@ def _best_texts(project: Project, lines: list[Line]) -> dict[int, tuple[str, flo
     return out
 
 
-def _pages(project: Project) -> Iterator[Page]:
-    yield from Page.objects.filter(document__project=project).select_related("document").order_by("document", "number")
+def _scoped(job: ExportJob, lines: QuerySet[Line]) -> QuerySet[Line]:
+    """``lines`` within the job's scope: its document, and only verified ones when asked."""
+    if job.document_id is not None:
+        lines = lines.filter(document_id=job.document_id)
+    if job.scope == ExportJob.Scope.VERIFIED:
+        lines = lines.filter(current_transcription__status=Transcription.Status.VERIFIED).exclude(
+            current_transcription__source=Transcription.Source.MODEL_ACCEPTED
+        )
+    return lines
+
+
+def _pages(job: ExportJob) -> Iterator[Page]:
+    pages = Page.objects.filter(document__project=job.project)
+    if job.document_id is not None:
+        pages = pages.filter(document_id=job.document_id)
+    yield from pages.select_related("document").order_by("document", "number")
+
+
+def _page_names(page: Page, taken: set[str]) -> tuple[str, str]:
+    """(image, XML) file names for ``page`` in its document's folder: the imported
+    ones where known, else its number; made unique within the folder."""
+    suffix = PurePosixPath(page.image.name or "page.png").suffix or ".png"
+    image = page.source_name or f"{page.number:04d}{suffix}"
+    xml_stem = PurePosixPath(page.source_xml_name or image).stem
+    stem, n = xml_stem, 1
+    while f"{stem}.xml" in taken or (image in taken):
+        n += 1
+        stem = f"{xml_stem}_{n}"
+        image = f"{PurePosixPath(image).stem}_{n}{PurePosixPath(image).suffix}"
+    taken.update({f"{stem}.xml", image})
+    return image, f"{stem}.xml"
 
 
 def _write_xml(job: ExportJob, archive: zipfile.ZipFile) -> None:
     project = job.project
     write = write_alto if job.format == ExportJob.Format.ALTO else write_page_xml
-    pages = list(_pages(project))
+    pages = list(_pages(job))
+    taken: dict[int, set[str]] = {}
+    written = 0
     for done, page in enumerate(pages, start=1):
-        lines = list(page.lines.select_related("current_transcription", "flag").order_by("reading_order", "id"))
+        chosen = _scoped(job, page.lines.all())
+        lines = list(chosen.select_related("current_transcription", "flag").order_by("reading_order", "id"))
+        if not lines and job.scope == ExportJob.Scope.VERIFIED:
+            _progress(job, done, len(pages))
+            continue
         texts = _best_texts(project, lines)
         folder = _slug(page.document.name)
-        image_name = f"{page.number:04d}{PurePosixPath(page.image.name or 'page.png').suffix or '.png'}"
+        image_name, xml_name = _page_names(page, taken.setdefault(page.document_id, set()))
         exported = PageExport(
             image_filename=image_name,
             width=page.width,
             height=page.height,
             lines=[
                 LineExport(
-                    id=f"l{line.pk}",
+                    id=line.external_id or f"l{line.pk}",
+                    region_id=line.region_id or None,
                     polygon=[(int(x), int(y)) for x, y in line.polygon]
                     or _box_polygon(line.bbox or [0, 0, page.width, page.height]),
                     bbox=_bbox(line),
@@ -140,13 +185,14 @@ def _write_xml(job: ExportJob, archive: zipfile.ZipFile) -> None:
         )
         with page.image.open("rb") as handle:
             archive.writestr(f"{folder}/{image_name}", handle.read())
-        archive.writestr(f"{folder}/{PurePosixPath(image_name).stem}.xml", write(exported))
+        archive.writestr(f"{folder}/{xml_name}", write(exported))
+        written += 1
         _progress(job, done, len(pages))
-    loose = Line.objects.filter(project=project, page__isnull=True).count()
-    if loose or not pages:
+    loose = _scoped(job, Line.objects.filter(project=project, page__isnull=True)).count()
+    if loose or not written:
         archive.writestr(
             "README.txt",
-            f"{len(pages)} page(s) exported. {loose} line(s) were imported without a page and appear only "
+            f"{written} page(s) exported. {loose} line(s) were imported without a page and appear only "
             "in the text and line-folder exports.\n",
         )
 
@@ -175,7 +221,7 @@ def _bbox(line: Line) -> tuple[int, int, int, int]:
 def _write_text(job: ExportJob, archive: zipfile.ZipFile) -> None:
     project = job.project
     lines = list(
-        Line.objects.filter(project=project)
+        _scoped(job, Line.objects.filter(project=project))
         .select_related("current_transcription", "document", "page", "flag")
         .order_by("document_id", "page__number", "reading_order", "id")
     )
@@ -202,7 +248,8 @@ def _write_lines(job: ExportJob, archive: zipfile.ZipFile) -> None:
     """Verified lines as ``<name>.png`` + ``<name>.gt.txt`` (kraken, tesstrain), with
     the fixed split so another tool can evaluate on the same lines."""
     lines = list(
-        Line.objects.filter(project=job.project, current_transcription__status=Transcription.Status.VERIFIED)
+        _scoped(job, Line.objects.filter(project=job.project))
+        .filter(current_transcription__status=Transcription.Status.VERIFIED)
         .exclude(current_transcription__source=Transcription.Source.MODEL_ACCEPTED)
         .filter(flag__isnull=True)  # flagged lines are never training data
         .select_related("current_transcription")

@@ -364,10 +364,25 @@ def _text_transcription(line: Line, text: str | None, report: _Report) -> None:
 
 
 def _save_page(
-    document: Document, name: str, image_bytes: bytes, stored: _Stored, gray: np.ndarray, content_hash: str
+    document: Document,
+    name: str,
+    image_bytes: bytes,
+    stored: _Stored,
+    gray: np.ndarray,
+    content_hash: str,
+    *,
+    xml_name: str = "",
 ) -> Page:
+    """``name``: the image's file name as imported (kept for exports, with ``xml_name``,
+    the PAGE/ALTO file's); storage may store the file under another."""
     number = (document.pages.order_by("-number").values_list("number", flat=True).first() or 0) + 1
-    page = Page(document=document, number=number, content_hash=content_hash)
+    page = Page(
+        document=document,
+        number=number,
+        content_hash=content_hash,
+        source_name=PurePosixPath(name).name[:255],
+        source_xml_name=PurePosixPath(xml_name).name[:255],
+    )
     page.image.save(PurePosixPath(name).name or "page.png", ContentFile(image_bytes), save=False)
     # Saving the file resets the dimension fields from the stored file; the
     # decoded array is the truth (EXIF-rotated, one TIFF page, a reduced JPEG).
@@ -387,6 +402,12 @@ def _page_image_bytes(data: bytes, gray: np.ndarray, size: tuple[int, int], fram
     return _png(gray), ".png"
 
 
+def _source_name(uploaded: str, converted: str, *, kept: bool) -> str:
+    """The page image's name for exports: the uploaded file's when its bytes are
+    kept as they were, else the converted file's (a TIFF page stored as PNG)."""
+    return PurePosixPath(uploaded).name if kept else converted
+
+
 def _decode_page(data: bytes, frame: int, size: tuple[int, int], report: _Report) -> np.ndarray:
     _budget(report, size[0] * size[1])
     return load_page_image(data, limits=page_limits(), frame=frame)
@@ -403,6 +424,8 @@ def _line_from_crop(
     bbox: list[int] | None = None,
     reading_order: int = 0,
     document: Document | None = None,
+    external_id: str = "",
+    region_id: str = "",
 ) -> Line:
     height, width = crop.shape[:2]
     line = line_create(
@@ -416,6 +439,8 @@ def _line_from_crop(
         bbox=bbox,
         reading_order=reading_order,
         document=document,
+        external_id=external_id,
+        region_id=region_id,
     )
     stored.add(line.crop.name)
     return line
@@ -449,9 +474,10 @@ def _page_segmented(
         raise ImageError("no text lines found on this page")
     image_bytes, suffix = _page_image_bytes(member.data, gray, size, frame)
     stem = PurePosixPath(member.name).stem + (f"-page{frame + 1}" if pages > 1 else "")
+    image_name = _source_name(member.name, stem + suffix, kept=image_bytes is member.data)
 
     def body(stored: _Stored) -> None:
-        page = _save_page(group.document(), stem + suffix, image_bytes, stored, gray, content_hash)
+        page = _save_page(group.document(), image_name, image_bytes, stored, gray, content_hash)
         for order, page_line in enumerate(found, start=1):
             _line_from_crop(
                 project=group.job.project,
@@ -502,9 +528,12 @@ def _page_from_xml(group: _Group, xml_page: XmlPage, report: _Report) -> str:
         raise FormatError(f"{name}: no text lines with coordinates")
     image_bytes, suffix = _page_image_bytes(image, gray, header.sizes[0], 0)
 
+    image_name = _source_name(
+        xml_page.image.name, PurePosixPath(xml_page.image.name).stem + suffix, kept=image_bytes is image
+    )
+
     def body(stored: _Stored) -> None:
-        image_name = PurePosixPath(xml_page.image.name).stem + suffix
-        page = _save_page(group.document(), image_name, image_bytes, stored, gray, content_hash)
+        page = _save_page(group.document(), image_name, image_bytes, stored, gray, content_hash, xml_name=name)
         for parsed_line in parsed.lines:
             try:
                 crop = _crop_polygon(gray, parsed_line.polygon, parsed_line.bbox)
@@ -520,6 +549,8 @@ def _page_from_xml(group: _Group, xml_page: XmlPage, report: _Report) -> str:
                 polygon=[list(point) for point in parsed_line.polygon],
                 bbox=list(parsed_line.bbox),
                 reading_order=parsed_line.reading_order,
+                external_id=parsed_line.id,
+                region_id=parsed_line.region_id or "",
             )
             report.lines_created += 1
             _text_transcription(line, parsed_line.text, report)

@@ -87,8 +87,11 @@ def line_create(
     bbox: list[int] | None = None,
     reading_order: int = 0,
     document: Document | None = None,
+    external_id: str = "",
+    region_id: str = "",
 ) -> Line:
-    """A new line to label; ``document`` groups crops imported without a page."""
+    """A new line to label; ``document`` groups crops imported without a page;
+    ``external_id`` and ``region_id``: its ids in the imported PAGE/ALTO file."""
     if not key:
         raise InvalidInputError("A line needs a stable key.", fields={"key": ["This field may not be blank."]})
     sample_key = line_sample_key(key)
@@ -104,6 +107,8 @@ def line_create(
         polygon=polygon or [],
         bbox=bbox,
         reading_order=reading_order,
+        external_id=external_id[:255],
+        region_id=region_id[:255],
         split=Line.Split.EVAL if sample_key < project.eval_share else Line.Split.TRAIN,
         sample_key=sample_key,
         cold_rank=Line.objects.filter(project=project, document=document).count(),
@@ -161,6 +166,7 @@ def _grant(*, user: AnyUser, now: datetime, expires: datetime) -> dict[str, obje
         "lease_expires_at": expires,
         "lease_heartbeat_at": now,
         "lease_token": uuid.uuid4(),
+        "lease_claimed_at": now,
     }
 
 
@@ -169,6 +175,7 @@ NO_LEASE: dict[str, object] = {
     "lease_expires_at": None,
     "lease_heartbeat_at": None,
     "lease_token": None,
+    "lease_claimed_at": None,
 }
 
 
@@ -505,8 +512,15 @@ def label_submit(
         if membership.can_review or not project.require_review
         else Transcription.Status.SUBMITTED
     )
+    # For the team statistics: what the labeler started from, and how long the
+    # line took (from the claim of the lease the line was loaded under).
+    reading = line_prediction(line=line)
+    seconds = None
+    if line.lease_user_id == user.pk and line.lease_claimed_at is not None:
+        seconds = max(0.0, (timezone.now() - line.lease_claimed_at).total_seconds())
     with transaction.atomic():
         locked = line_work_take(line=line, user=user, membership=membership, lease=lease)
+        taken = locked is None
         if locked is not None:
             replayed = _submission_replayed(client_id=client_id, line=line, user=user)
             if replayed is not None:
@@ -521,6 +535,8 @@ def label_submit(
                     status=status,
                     text=cleaned,
                     client_id=client_id,
+                    model_text=reading.text if reading is not None else None,
+                    seconds=seconds if taken else None,
                 )
         except IntegrityError:
             replayed = _submission_replayed(client_id=client_id, line=line, user=user)

@@ -12,6 +12,11 @@ const ROUTES = [
   [/^\/projects\/(\d+)\/review$/, 'review', () => import('./pages/review.js')],
   [/^\/projects\/(\d+)\/models$/, 'models', () => import('./pages/models.js')],
   [/^\/projects\/(\d+)\/import$/, 'import', () => import('./pages/import.js')],
+  [/^\/projects\/(\d+)\/documents$/, 'documents', () => import('./pages/documents.js')],
+  [/^\/projects\/(\d+)\/search$/, 'search', () => import('./pages/search.js')],
+  [/^\/projects\/(\d+)\/stats$/, 'stats', () => import('./pages/stats.js')],
+  [/^\/projects\/(\d+)\/exports$/, 'exports', () => import('./pages/exports.js')],
+  [/^\/projects\/(\d+)\/lines\/\d+$/, 'line', () => import('./pages/line.js')],
 ];
 
 function loginUrl() {
@@ -26,7 +31,7 @@ function renderNav(me, page, projectId) {
   const project = projectId ? me.projects.find((p) => p.id === projectId) : null;
   if (project) {
     items.push(h('span', {class: 'nav-project', title: `Your role: ${project.role}`}, project.name));
-    for (const [key, label] of projectPages(project.role)) {
+    for (const [key, label] of projectPages(project.role, {canExport: project.can_export})) {
       items.push(link(`/projects/${project.id}/${key}`, label, page === key));
     }
   }

@@ -10,11 +10,15 @@ export function setRoles(list) {
 export const isAdmin = (role) => Boolean(roles.get(role)?.can_admin);
 export const canReview = (role) => Boolean(roles.get(role)?.can_review);
 
-/** The pages of one project a member with `role` may open, in menu order. */
-export function projectPages(role) {
+/** The pages of one project a member with `role` may open, in menu order
+ * (`canExport`: the project lets this member export, from /api/me). */
+export function projectPages(role, {canExport = false} = {}) {
   const pages = [['label', 'Label']];
   if (canReview(role)) pages.push(['review', 'Review']);
+  pages.push(['documents', 'Documents'], ['search', 'Search']);
+  if (canReview(role)) pages.push(['stats', 'Team']);
   pages.push(['models', 'Models']);
   if (isAdmin(role)) pages.push(['import', 'Import']);
+  if (canExport) pages.push(['exports', 'Export']);
   return pages;
 }

@@ -69,7 +69,7 @@ def test_login_sets_a_session_and_returns_the_user_with_roles() -> None:
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["username"] == user.username
-    assert body["projects"] == [{"id": project.pk, "name": "Letters", "role": "reviewer"}]
+    assert body["projects"] == [{"id": project.pk, "name": "Letters", "role": "reviewer", "can_export": False}]
     # The session works for the API, with the rotated CSRF token for writes.
     me = client.get(reverse("me"))
     assert me.status_code == 200

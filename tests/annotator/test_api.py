@@ -76,6 +76,10 @@ API_NAMES = {
     "export-list",
     "export-detail",
     "export-download",
+    "document-list",
+    "line-search",
+    "line-detail",
+    "team-stats",
 }
 
 
@@ -111,7 +115,9 @@ def calls(project: Project, line: Line) -> list[tuple[str, str, str]]:
 
 def send(client: APIClient, method: str, url: str) -> Any:
     body = {"text": "kew", "client_id": str(uuid.uuid4()), "format": "text"}
-    return getattr(client, method)(url, body, format="json") if method in {"post", "put", "patch"} else client.get(url)
+    if method in {"post", "put", "patch"}:
+        return getattr(client, method)(url, body, format="json")
+    return client.get(url, {"q": "kew"})
 
 
 def as_user(user: User) -> APIClient:
@@ -515,7 +521,8 @@ def test_token_auth(world: tuple[Project, Line, User]) -> None:
     project, _line, member = world
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=member).key}")
-    assert client.get(reverse("project-list")).json() == [{"id": project.pk, "name": project.name, "role": "labeler"}]
+    listed = [{"id": project.pk, "name": project.name, "role": "labeler", "can_export": False}]
+    assert client.get(reverse("project-list")).json() == listed
 
 
 def test_openapi_schema_lists_the_queue() -> None:

@@ -27,6 +27,7 @@ from urllib.parse import quote
 import cv2
 import numpy as np
 import pytest
+import redis
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -34,12 +35,23 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from annotator.models import Line, Membership, ModelVersion, TrainingRun
-from annotator.services import training_run_request
+from annotator.jobs.scoring import predictions_refresh
+from annotator.models import ExportJob, Line, Membership, ModelVersion, TrainingRun
+from annotator.services import export_job_create, training_run_request
 from recognition.synthetic import random_text, render_line
 from tests import processes
-from tests.annotator.factories import make_member, make_project, make_rendered_lines, score_lines, verify
+from tests.annotator.factories import (
+    make_active_model,
+    make_member,
+    make_project,
+    make_rendered_lines,
+    score_lines,
+    verify,
+)
 from tests.processes import flushed_redis, start_logged, without
+
+# Every queue of settings.CELERY_TASK_ROUTES and the default one.
+QUEUES = "interactive,default,gpu"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
@@ -101,7 +113,7 @@ class Workers:
             **small_jobs(training),
             **env,
         )
-        command = [sys.executable, "-m", "celery", "-A", "annotator", "worker", "-Q", "default,gpu"]
+        command = [sys.executable, "-m", "celery", "-A", "annotator", "worker", "-Q", QUEUES]
         command += ["--pool", "solo", "--prefetch-multiplier", "1", "-n", f"{name}@%h", "-l", "info"]
         command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
         process = start_logged(command, env=environment, log=log)
@@ -288,3 +300,30 @@ def test_a_killed_worker_leaves_the_active_model_and_the_run_is_retried(workers:
     assert active == retry.model_version
     assert "Task annotator.tasks.training_run_execute" in workers.logs().split("--- e2e1.log")[1]
     print(f"\nkilled worker: {time.monotonic() - started:.1f} s")
+
+
+def test_an_export_is_done_while_re_scoring_batches_still_wait_in_the_queue(workers: Workers) -> None:
+    """Exports (and imports) go to the ``interactive`` queue, which the worker takes in
+    turn with ``default``: queued behind 40 re-scoring batches, the export is
+    written after at most one of them, not after all."""
+    project = make_project()
+    admin = make_member(project, role=Membership.Role.ADMIN)
+    make_rendered_lines(project, [f"line {n}" for n in range(40)])
+    model = make_active_model(project)
+    batches = predictions_refresh(model_version=model, batch_size=1)  # 40 messages on `default`, sent at once
+    job = export_job_create(project=project, user=admin, format="text")  # then the export, on `interactive`
+    assert len(batches) == 40
+    assert redis.Redis.from_url(settings.REDIS_URL).llen("default") == 40
+
+    workers.start(training=TINY_TRAINING)
+
+    def exported() -> ExportJob | None:
+        job.refresh_from_db()
+        return job if job.status not in {"queued", "running"} else None
+
+    done = wait_for(exported, "the export", workers)
+    assert done.status == ExportJob.Status.SUCCEEDED, done.error
+    assert done.finished_at is not None
+    read_before = model.predictions.filter(created_at__lte=done.finished_at).count()
+    assert read_before <= 1, f"the export waited for {read_before} re-scoring batches"
+    wait_for(lambda: model.predictions.count() == 40, "the re-scoring batches", workers)

@@ -7,7 +7,7 @@ import json
 import uuid
 import xml.etree.ElementTree as ET
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -17,10 +17,10 @@ from annotator.errors import ForbiddenError, InvalidInputError
 from annotator.formats import parse_alto, parse_page_xml
 from annotator.jobs.exports import export_job_run
 from annotator.jobs.imports import import_job_run
-from annotator.models import ExportJob, Line, Membership, Project
+from annotator.models import Document, ExportJob, ImportJob, Line, Membership, Project
 from annotator.services import export_job_create, import_job_create, line_flag
 from tests.annotator.factories import make_member, make_project
-from tests.annotator.test_imports import TEXTS, make_zip, page_with_lines, page_xml, png
+from tests.annotator.test_imports import TEXTS, line_png, make_zip, page_with_lines, page_xml, png
 
 pytestmark = pytest.mark.django_db
 
@@ -169,3 +169,150 @@ def test_flagged_lines_are_an_empty_text_line_listed_in_flags_tsv_and_left_out_o
     gt = sorted(lines.read(name).decode().strip() for name in lines.namelist() if name.endswith(".gt.txt"))
     assert gt == sorted([TEXTS[0], *TEXTS[2:]])
     assert f"{flagged.pk:07d}" not in json.dumps(json.loads(lines.read("split.json")))
+
+
+# --- names, ids and scope ----------------------------------------------------------
+
+# Two regions, ids as eScriptorium and Transkribus write them; the last line has no text yet.
+REGIONS: dict[str, list[tuple[str, str | None]]] = {
+    "r_head": [("tl_head_1", "Kew Gardens")],
+    "r_body": [("tl_b1", "dear sir"), ("tl_b2", None)],
+}
+
+
+def transkribus_page(image_name: str, size: tuple[int, int], boxes: list[tuple[int, int, int, int]]) -> bytes:
+    regions, n = "", 0
+    for region_id, lines in REGIONS.items():
+        body = ""
+        for line_id, text in lines:
+            x0, y0, x1, y1 = boxes[n]
+            n += 1
+            equiv = f"<TextEquiv><Unicode>{text}</Unicode></TextEquiv>" if text else "<TextEquiv><Unicode/></TextEquiv>"
+            body += (
+                f'<TextLine id="{line_id}"><Coords points="{x0},{y0} {x1},{y0} {x1},{y1} {x0},{y1}"/>{equiv}</TextLine>'
+            )
+        regions += f'<TextRegion id="{region_id}"><Coords points="0,0 10,0 10,10 0,10"/>{body}</TextRegion>'
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<PcGts xmlns="http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15">'
+        f'<Page imageFilename="{image_name}" imageWidth="{size[0]}" imageHeight="{size[1]}">{regions}</Page></PcGts>'
+    ).encode()
+
+
+def http_import(client: APIClient, project: Project, name: str, data: bytes) -> None:
+    queued = client.post(
+        f"/api/projects/{project.pk}/imports", {"file": [SimpleUploadedFile(name, data)]}, format="multipart"
+    )
+    assert queued.status_code == 202, queued.json()
+    job = import_job_run(job=ImportJob.objects.get(pk=queued.json()["id"]))
+    assert job.status == ImportJob.Status.SUCCEEDED, job.error
+    assert not job.report["rejected"], job.report
+
+
+def http_export(client: APIClient, project: Project, **body: object) -> zipfile.ZipFile:
+    queued = client.post(f"/api/projects/{project.pk}/exports", body, format="json")
+    assert queued.status_code == 202, queued.json()
+    export_job_run(job=ExportJob.objects.get(pk=queued.json()["id"]))
+    done = client.get(f"/api/exports/{queued.json()['id']}").json()
+    assert done["status"] == "succeeded", done
+    download = client.get(done["download_url"])
+    return zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))  # type: ignore[attr-defined]
+
+
+def lines_as_imported(project: Project) -> list[tuple[str, str, str, str, str | None]]:
+    """(image name, XML name, region id, line id, text) of every line, in page order."""
+    lines = Line.objects.filter(project=project).select_related("page", "current_transcription")
+    return [
+        (
+            line.page.source_name if line.page else "",
+            line.page.source_xml_name if line.page else "",
+            line.region_id,
+            line.external_id,
+            line.current_transcription.text if line.current_transcription else None,
+        )
+        for line in lines.order_by("page__number", "reading_order")
+    ]
+
+
+def letters_project(xml_name: str = "folio_12r.xml") -> tuple[Project, APIClient]:
+    """A project with one PAGE page of three lines in two regions (``REGIONS``),
+    imported over HTTP as "letters.zip", and its admin's client."""
+    project = make_project()
+    admin = APIClient()
+    admin.force_authenticate(make_member(project, Membership.Role.ADMIN))
+    page, boxes = page_with_lines(["Kew Gardens", "dear sir", "yours truly"])
+    xml = transkribus_page("folio_12r.png", (page.shape[1], page.shape[0]), boxes)
+    http_import(admin, project, "letters.zip", make_zip({xml_name: xml, "folio_12r.png": png(page)}))
+    return project, admin
+
+
+def test_a_page_export_imports_into_a_fresh_project_with_the_same_text_ids_and_file_names(media_root: Path) -> None:
+    project, admin = letters_project("page/folio_12r.xml")
+    labeler_user = make_member(project)
+    # A labeler transcribes the line that had no text.
+    labeler = APIClient()
+    labeler.force_authenticate(labeler_user)
+    shown = labeler.post(f"/api/projects/{project.pk}/queue/next").json()["line"]
+    body = {"text": "yours truly", "client_id": str(uuid.uuid4()), "lease": shown["lease"]}
+    assert labeler.post(f"/api/lines/{shown['id']}/submit", body, format="json").status_code == 200
+
+    exported_zip = http_export(admin, project, format="page")
+    fresh = make_project()
+    fresh_admin = APIClient()
+    fresh_admin.force_authenticate(make_member(fresh, Membership.Role.ADMIN))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as copy:
+        for name in exported_zip.namelist():
+            copy.writestr(name, exported_zip.read(name))
+    http_import(fresh_admin, fresh, "export.zip", buffer.getvalue())
+
+    expected = [
+        ("folio_12r.png", "folio_12r.xml", "r_head", "tl_head_1", "Kew Gardens"),
+        ("folio_12r.png", "folio_12r.xml", "r_body", "tl_b1", "dear sir"),
+        ("folio_12r.png", "folio_12r.xml", "r_body", "tl_b2", "yours truly"),
+    ]
+    assert lines_as_imported(project) == expected
+    assert lines_as_imported(fresh) == expected
+    assert sorted(PurePosixPath(name).name for name in exported_zip.namelist()) == ["folio_12r.png", "folio_12r.xml"]
+    parsed = parse_page_xml(exported_zip.read(next(n for n in exported_zip.namelist() if n.endswith(".xml"))), name="x")
+    assert parsed.image_filename == "folio_12r.png"
+    again = http_export(fresh_admin, fresh, format="page")
+    assert sorted(PurePosixPath(name).name for name in again.namelist()) == ["folio_12r.png", "folio_12r.xml"]
+
+
+def test_an_alto_export_keeps_line_and_block_ids(media_root: Path) -> None:
+    project, admin = letters_project()
+
+    archive = http_export(admin, project, format="alto")
+
+    (name,) = [n for n in archive.namelist() if n.endswith(".xml")]
+    parsed = parse_alto(archive.read(name), name=name)
+    assert [(line.region_id, line.id) for line in parsed.lines] == [
+        ("r_head", "tl_head_1"),
+        ("r_body", "tl_b1"),
+        ("r_body", "tl_b2"),
+    ]
+
+
+def test_verified_scope_and_one_document_leave_the_rest_out(media_root: Path) -> None:
+    project, admin = letters_project()
+    http_import(admin, project, "other.zip", make_zip({"a.png": line_png("other"), "a.gt.txt": b"other\n"}))
+    letters = Document.objects.get(project=project, name="letters.zip")
+
+    everything = http_export(admin, project, format="text")
+    verified = http_export(admin, project, format="text", scope="verified")
+    one = http_export(admin, project, format="text", scope="verified", document=letters.pk)
+    bad_scope = admin.post(f"/api/projects/{project.pk}/exports", {"format": "text", "scope": "some"}, format="json")
+    foreign = Document.objects.create(project=make_project(), name="elsewhere")
+    bad_document = admin.post(
+        f"/api/projects/{project.pk}/exports", {"format": "text", "document": foreign.pk}, format="json"
+    )
+
+    assert everything.read("letters.zip.txt").decode().splitlines() == ["Kew Gardens", "dear sir", ""]
+    assert verified.read("letters.zip.txt").decode().splitlines() == ["Kew Gardens", "dear sir"]
+    assert sorted(verified.namelist()) == ["letters.zip.txt", "other.zip.txt"]
+    assert one.namelist() == ["letters.zip.txt"]
+    assert bad_scope.status_code == 400
+    assert bad_scope.json()["error"]["fields"]["scope"]
+    assert bad_document.status_code == 400
+    assert bad_document.json()["error"]["fields"]["document"]

@@ -1,5 +1,6 @@
-"""The claim tests again, on SQLite, in a child pytest: one process has one
-database configuration, and SQLite takes the compare-and-set claim path."""
+"""The claim tests (and those marked ``sqlite``) again, on SQLite, in a child pytest:
+one process has one database configuration, and SQLite takes the compare-and-set
+claim path and search's substring fallback."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def test_claim_tests_pass_on_sqlite(tmp_path: Path) -> None:
     env = {**os.environ, "LINEPROOF_TEST_DATABASE_URL": f"sqlite:///{tmp_path / 'lineproof.sqlite3'}"}
     env.pop("PYTEST_ADDOPTS", None)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-m", "claim", "-p", "no:cacheprovider", str(HERE)],
+        [sys.executable, "-m", "pytest", "-q", "-m", "claim or sqlite", "-p", "no:cacheprovider", str(HERE)],
         cwd=HERE.parent.parent,
         env=env,
         capture_output=True,

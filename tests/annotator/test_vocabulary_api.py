@@ -7,7 +7,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from annotator.formats import IMPORT_KINDS
-from annotator.models import Membership
+from annotator.models import ExportJob, Membership
 from annotator.selectors import REVIEW_KINDS
 from tests.annotator.factories import make_user
 
@@ -28,6 +28,8 @@ def test_the_vocabulary_lists_roles_with_their_rights_and_the_import_and_review_
     }
     assert [kind["name"] for kind in vocabulary["import_kinds"]] == list(IMPORT_KINDS)
     assert [kind["name"] for kind in vocabulary["review_kinds"]] == list(REVIEW_KINDS)
+    assert [kind["name"] for kind in vocabulary["export_formats"]] == list(ExportJob.Format.values)
+    assert [kind["name"] for kind in vocabulary["export_scopes"]] == list(ExportJob.Scope.values)
 
 
 def test_the_vocabulary_needs_a_login() -> None:

@@ -84,11 +84,11 @@ def test_the_gpu_worker_reserves_an_nvidia_gpu_and_runs_one_training_per_process
         assert flag in command
 
 
-def test_the_cpu_worker_takes_the_default_queue_and_beat_reads_schedules_from_the_database(
+def test_the_cpu_worker_takes_the_interactive_and_default_queues_and_beat_reads_schedules_from_the_database(
     config: dict[str, Any],
 ) -> None:
     services = config["services"]
-    assert "--queues=default" in services["worker-cpu"]["command"]
+    assert "--queues=interactive,default" in services["worker-cpu"]["command"]
     assert "deploy" not in services["worker-cpu"]
     assert services["beat"]["command"][2:4] == ["beat", "--scheduler=django_celery_beat.schedulers:DatabaseScheduler"]
     assert services["web"]["command"][0] == "gunicorn"

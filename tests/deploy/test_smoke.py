@@ -3,7 +3,7 @@ docker/docker-compose.yml started as real processes, with production settings,
 driven through HTTP only.
 
     gunicorn (2 processes, docker/gunicorn.conf.py)  web
-    celery worker -Q default                         imports, re-scoring, schedule checks
+    celery worker -Q interactive,default             imports, exports, re-scoring, schedule checks
     celery worker -Q gpu --concurrency 1 --prefetch-multiplier 1 --max-tasks-per-child 1
                                                      training (on the CPU here)
     celery beat (DatabaseScheduler)                  the periodic schedule check
@@ -270,7 +270,9 @@ def test_the_compose_process_set_runs_one_labeling_loop_and_stops_cleanly(deploy
     deployment.start(
         "web", "-m", "gunicorn", "annotator.wsgi:application", "--config", str(ROOT / "docker/gunicorn.conf.py")
     )
-    deployment.start("worker-cpu", *celery, "worker", "--queues=default", "--hostname=cpu@%h", "--concurrency=1", info)
+    deployment.start(
+        "worker-cpu", *celery, "worker", "--queues=interactive,default", "--hostname=cpu@%h", "--concurrency=1", info
+    )
     deployment.start(
         "worker-gpu",
         *celery,

@@ -67,7 +67,7 @@ function card(project, detail) {
     h(
       'div',
       {class: 'actions'},
-      projectPages(project.role).map(([key, label], i) =>
+      projectPages(project.role, {canExport: project.can_export}).map(([key, label], i) =>
         h('a', {class: `button${i === 0 ? ' primary' : ''}`, href: `/projects/${project.id}/${key}`}, label),
       ),
     ),

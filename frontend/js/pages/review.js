@@ -9,6 +9,7 @@ import {reading} from '../confidence.js';
 import {h, kbd, percent, replace, showError, announce, uuid4} from '../dom.js';
 import {canReview} from '../roles.js';
 import {keyIndex, keyboardKeys, renderKeyboard, typeAt} from '../vkeys.js';
+import {reviewFilters} from './review-filters.js';
 
 const OUTCOME = {
   approve: 'Approved',
@@ -42,6 +43,7 @@ class ReviewPage {
     this.tabs = kinds.map(({name, description}) =>
       h('button', {type: 'button', role: 'tab', 'aria-selected': 'false', dataset: {kind: name}, onclick: () => this.load(name)}, description),
     );
+    this.filters = reviewFilters(project, () => this.load(this.kind));
     this.summary = h('p', {class: 'muted', 'aria-live': 'polite'});
     this.list = h('ul', {class: 'review-list', 'aria-label': 'Lines to review'});
     this.list.addEventListener('keydown', (event) => this.onKey(event));
@@ -52,6 +54,7 @@ class ReviewPage {
       main,
       h('h1', {}, 'Review'),
       h('div', {class: 'tabs', role: 'tablist', 'aria-label': 'Review lists'}, this.tabs),
+      this.filters.el,
       h(
         'p',
         {class: 'review-help muted'},
@@ -91,7 +94,7 @@ class ReviewPage {
     replace(this.list);
     let data;
     try {
-      data = await api.get(`/api/projects/${this.project.id}/review${query({kind, limit: 50})}`);
+      data = await api.get(`/api/projects/${this.project.id}/review${query({kind, limit: 50, ...this.filters.values()})}`);
     } catch (error) {
       this.summary.textContent = '';
       showError(`Could not load the review list: ${error.message}`);
@@ -114,6 +117,12 @@ class ReviewPage {
     const inputId = `review-text-${line.id}`;
     const input = h('input', {id: inputId, type: 'text', value: shown, spellcheck: 'false', autocomplete: 'off', dir: 'auto'});
     const result = h('p', {class: 'result', 'aria-live': 'polite'});
+    // Approve takes the current text, else the model's reading: with neither, or a
+    // text already verified by a person, there is nothing to approve.
+    const verified = current && current.status === 'verified' && current.source !== 'model_accepted';
+    const approvable = !verified && Boolean((current?.text ?? prediction?.text ?? '').trim());
+    const approve = h('button', {type: 'button', class: 'approve', disabled: !approvable,
+      title: approvable ? null : 'Nothing to approve: correct or reject the line', onclick: () => this.act(row, 'approve')}, 'Approve');
     const el = h(
       'li',
       {class: 'review-item', tabindex: '-1', dataset: {lineId: String(line.id)}, 'aria-label': `Line ${line.id}`},
@@ -149,14 +158,14 @@ class ReviewPage {
               h('button', {type: 'button', class: 'danger', onclick: () => this.act(row, 'clear')}, 'Clear flag'),
             ]
           : [
-              h('button', {type: 'button', onclick: () => this.act(row, 'approve')}, 'Approve'),
+              approve,
               h('button', {type: 'button', class: 'primary', onclick: () => this.save(row)}, 'Save correction'),
               h('button', {type: 'button', class: 'danger', onclick: () => this.act(row, 'reject')}, 'Reject'),
             ],
       ),
       result,
     );
-    const row = {el, input, result, shown, line, flagged: Boolean(item.flag), done: false, busy: false};
+    const row = {el, input, result, shown, line, approve, flagged: Boolean(item.flag), done: false, busy: false};
     el.addEventListener('focusin', () => this.select(this.rows.indexOf(row), {focus: false}));
     return row;
   }
@@ -218,8 +227,10 @@ class ReviewPage {
     let handled = true;
     if (key === 'j' || key === 'ArrowDown') this.select(this.selected + 1);
     else if (key === 'k' || key === 'ArrowUp') this.select(this.selected - 1);
-    else if (key === 'a') this.act(row, row.flagged ? 'keep' : 'approve');
-    else if (key === 'r') this.act(row, row.flagged ? 'clear' : 'reject');
+    else if (key === 'a') {
+      if (row.flagged) this.act(row, 'keep');
+      else if (!row.approve.disabled) this.act(row, 'approve');
+    } else if (key === 'r') this.act(row, row.flagged ? 'clear' : 'reject');
     else if (key === 'e' || key === 'Enter') {
       row.input.focus();
       row.input.setSelectionRange(row.input.value.length, row.input.value.length);
@@ -230,7 +241,7 @@ class ReviewPage {
   /** Enter in the text: a correction if it changed, else an approval of what is there. */
   save(row) {
     const text = row.input.value.trim();
-    if (text === row.shown.trim() && !row.flagged) return this.act(row, 'approve');
+    if (text === row.shown.trim() && !row.flagged) return row.approve.disabled ? undefined : this.act(row, 'approve');
     if (!text) {
       announce('The text is empty; type the correction, or press r to reject the line.');
       return undefined;

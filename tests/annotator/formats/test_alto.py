@@ -168,3 +168,21 @@ def test_written_ids_stay_unique_and_valid() -> None:
     parsed = parse_alto(write_alto(PageExport("a.png", 100, 100, lines)), name="ids.xml")
     assert [line.id for line in parsed.lines] == ["block_1_2", "a_b", "a_b_2"]
     assert [line.text for line in parsed.lines] == ["t0", "t1", "t2"]
+
+
+def test_lines_keep_their_text_block_ids_when_read_and_written() -> None:
+    box = [(10, 10), (400, 10), (400, 60), (10, 60)]
+    page = PageExport(
+        image_filename="scan.png",
+        width=800,
+        height=600,
+        lines=[
+            LineExport("l1", box, None, "one", region_id="tb_1"),
+            LineExport("l2", box, None, "two", region_id="tb_2"),
+            LineExport("l3", box, None, "three"),
+        ],
+    )
+
+    parsed = parse_layout(write_alto(page), name="out.xml")
+
+    assert [(line.region_id, line.id) for line in parsed.lines] == [("tb_1", "l1"), ("tb_2", "l2"), ("block_1", "l3")]

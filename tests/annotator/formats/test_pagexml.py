@@ -248,3 +248,37 @@ def test_nested_reading_order_groups_and_unlisted_regions() -> None:
       </Page></PcGts>"""
     page = parse_page_xml(data.encode(), name="ro.xml")
     assert [line.id for line in page.lines] == ["ld", "lc", "lcn", "lb", "la"]
+
+
+def test_lines_keep_their_region_ids_when_read_and_written() -> None:
+    assert [line.region_id for line in parse_page_xml(TRANSKRIBUS.encode(), name="x.xml").lines] == ["r2", "r1", "r1"]
+    box = [(10, 10), (400, 10), (400, 60), (10, 60)]
+    page = PageExport(
+        image_filename="scan.png",
+        width=800,
+        height=600,
+        lines=[
+            LineExport("a1", box, None, "one", region_id="r_a"),
+            LineExport("a2", box, None, "two", region_id="r_a"),
+            LineExport("loose", box, None, "three"),
+            LineExport("a3", box, None, "four", region_id="r_a"),
+        ],
+    )
+
+    data = write_page_xml(page)
+
+    parsed = parse_page_xml(data, name="out.xml")
+    # Runs of one region stay one region; a region the reading order comes back to
+    # is written again under a unique id, lines without one share a default region.
+    assert [(line.region_id, line.id) for line in parsed.lines] == [
+        ("r_a", "a1"),
+        ("r_a", "a2"),
+        ("region_1", "loose"),
+        ("r_a_2", "a3"),
+    ]
+    refs = ET.fromstring(data).findall(f".//{{{PAGE_NAMESPACE}}}RegionRefIndexed")
+    assert [(ref.get("index"), ref.get("regionRef")) for ref in refs] == [
+        ("0", "r_a"),
+        ("1", "region_1"),
+        ("2", "r_a_2"),
+    ]

@@ -1,10 +1,11 @@
 """Reads. Every selector that takes a user scopes by membership, so an API view
-cannot forget to."""
+cannot forget to. Documents and search (``selectors.documents``) and the team
+statistics (``selectors.team``) live in modules of their own, read through here."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypedDict
 
 from django.conf import settings
@@ -27,7 +28,33 @@ from annotator.models import (
     Transcription,
 )
 from annotator.permissions import AnyUser, export_require, user_pk
+from annotator.selectors.documents import (
+    DOCUMENTS_PAGE_MAX,
+    SEARCH_QUERY_MAX,
+    SEARCH_RESULTS_MAX,
+    DocumentProgress,
+    PageProgress,
+    SearchHit,
+    document_list,
+    line_search,
+)
+from annotator.selectors.team import LabelerDay, Member, day_start, project_members, team_stats
 from recognition.base import base_names, base_path
+
+__all__ = [  # the split-out reads, beside everything defined below
+    "DOCUMENTS_PAGE_MAX",
+    "SEARCH_QUERY_MAX",
+    "SEARCH_RESULTS_MAX",
+    "DocumentProgress",
+    "LabelerDay",
+    "Member",
+    "PageProgress",
+    "SearchHit",
+    "document_list",
+    "line_search",
+    "project_members",
+    "team_stats",
+]
 
 
 def project_list(*, user: AnyUser) -> QuerySet[Project]:
@@ -50,7 +77,7 @@ def project_get(*, project_id: int, user: AnyUser) -> Project:
 def line_get(*, line_id: int, user: AnyUser) -> Line:
     line = (
         Line.objects.filter(pk=line_id, project__memberships__user_id=user_pk(user))
-        .select_related("project", "current_transcription")
+        .select_related("project", "current_transcription", "document", "page")
         .first()
     )
     if line is None:
@@ -264,8 +291,19 @@ class ReviewItem(TypedDict):
     flag: LineFlag | None
 
 
-def review_list(*, project: Project, kind: str, limit: int = 50, offset: int = 0) -> tuple[int, list[ReviewItem]]:
-    """What a reviewer should look at, worst first, and how many there are in all.
+def review_list(
+    *,
+    project: Project,
+    kind: str,
+    limit: int = 50,
+    offset: int = 0,
+    labeler: int | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> tuple[int, list[ReviewItem]]:
+    """What a reviewer should look at, worst first, and how many there are in all;
+    ``labeler`` (a user id) and ``date_from``/``date_to`` (days, inclusive, the
+    server's time zone) keep the lines whose current text that labeler wrote, then.
 
     - low_confidence: machine output nobody verified (unlabeled lines and
       model-accepted ones) whose confidence is below ``project.review_confidence``;
@@ -277,6 +315,15 @@ def review_list(*, project: Project, kind: str, limit: int = 50, offset: int = 0
       (only there: a flagged line is in no other list).
     """
     lines = Line.objects.filter(project=project, flag__isnull=True).select_related("current_transcription")
+    if labeler is not None:
+        lines = lines.filter(current_transcription__author_id=labeler)
+    if date_from is not None and date_to is not None and date_from > date_to:
+        message = "date_from must not be after date_to."
+        raise InvalidInputError(message, fields={"date_from": [message]})
+    if date_from is not None:
+        lines = lines.filter(current_transcription__created_at__gte=day_start(date_from))
+    if date_to is not None:
+        lines = lines.filter(current_transcription__created_at__lt=day_start(date_to + timedelta(days=1)))
     active = project_active_model(project=project)
     confidence = Coalesce("calibrated_confidence", "confidence")
     if kind == "low_confidence":
@@ -353,12 +400,16 @@ def import_job_get(*, job_id: int, user: AnyUser) -> ImportJob:
 def export_job_list(*, project: Project, user: AnyUser) -> QuerySet[ExportJob]:
     """The project's exports, for a member who may export it (``permissions.export_require``)."""
     export_require(project=project, user=user)
-    return ExportJob.objects.filter(project=project).order_by("-created_at", "-id")
+    return ExportJob.objects.filter(project=project).select_related("document").order_by("-created_at", "-id")
 
 
 def export_job_get(*, job_id: int, user: AnyUser) -> ExportJob:
     """One export, for a member of its project who may export it."""
-    job = ExportJob.objects.filter(pk=job_id, project__memberships__user_id=user_pk(user)).first()
+    job = (
+        ExportJob.objects.filter(pk=job_id, project__memberships__user_id=user_pk(user))
+        .select_related("document")
+        .first()
+    )
     if job is None:
         raise NotFoundError("No such export.")
     export_require(project=job.project_id, user=user)
