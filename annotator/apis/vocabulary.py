@@ -1,8 +1,9 @@
 """The names the UI shows and sends, defined once on the server: roles and what
-each may do, import kinds, review lists."""
+each may do, import kinds, review lists, scripts and the shipped base models."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -11,9 +12,9 @@ from rest_framework.views import APIView
 
 from annotator.apis.common import NamedOutput
 from annotator.formats import IMPORT_KINDS
-from annotator.models import Membership
+from annotator.models import Membership, Project
 from annotator.permissions import ADMIN_ROLES, REVIEW_ROLES
-from annotator.selectors import REVIEW_KINDS
+from annotator.selectors import REVIEW_KINDS, base_model_list
 
 
 class RoleOutput(serializers.Serializer):
@@ -26,6 +27,9 @@ class VocabularyOutput(serializers.Serializer):
     roles = RoleOutput(many=True)
     import_kinds = NamedOutput(many=True)
     review_kinds = NamedOutput(many=True)
+    scripts = NamedOutput(many=True, help_text="The scripts a project's material can be in.")
+    base_models = NamedOutput(many=True, help_text="The shipped base models a new project can start from.")
+    default_base_model = serializers.CharField(help_text="The base a new project starts from unless told otherwise.")
 
 
 class VocabularyApi(APIView):
@@ -41,6 +45,9 @@ class VocabularyApi(APIView):
                     "roles": roles,
                     "import_kinds": [{"name": k, "description": d} for k, d in IMPORT_KINDS.items()],
                     "review_kinds": [{"name": k, "description": d} for k, d in REVIEW_KINDS.items()],
+                    "scripts": [{"name": k, "description": str(d)} for k, d in Project.Script.choices],
+                    "base_models": base_model_list(),
+                    "default_base_model": settings.LINEPROOF_BASE_MODEL,
                 }
             ).data
         )
