@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from annotator.apis.accounts import client_address
 from annotator.apis.common import ERRORS
 from annotator.models import Invitation, Membership
+from annotator.permissions import ADMIN_ROLES, membership_require
 from annotator.selectors import invitation_by_token, invitation_list, membership_list, project_get
 from annotator.services import (
     invitation_accept,
@@ -113,6 +114,7 @@ class MemberListApi(APIView):
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = project_get(project_id=project_id, user=request.user)
+        membership_require(project=project, user=request.user, roles=ADMIN_ROLES)  # before judging the input
         data = MemberAddInput(data=request.data)
         data.is_valid(raise_exception=True)
         membership = membership_add(
@@ -129,6 +131,7 @@ class MemberDetailApi(APIView):
     )
     def patch(self, request: Request, project_id: int, membership_id: int) -> Response:
         project = project_get(project_id=project_id, user=request.user)
+        membership_require(project=project, user=request.user, roles=ADMIN_ROLES)  # before judging the input
         data = MemberChangeInput(data=request.data)
         data.is_valid(raise_exception=True)
         membership = membership_role_set(
@@ -161,6 +164,7 @@ class InvitationListApi(APIView):
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = project_get(project_id=project_id, user=request.user)
+        membership_require(project=project, user=request.user, roles=ADMIN_ROLES)  # before judging the input
         data = InvitationInput(data=request.data)
         data.is_valid(raise_exception=True)
         invitation, link = invitation_create(

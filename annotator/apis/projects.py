@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from annotator.apis.common import ERRORS, NamedOutput
 from annotator.models import Project
-from annotator.permissions import export_roles
+from annotator.permissions import ADMIN_ROLES, export_roles, membership_require
 from annotator.selectors import (
     US_KEYBOARD_CHARACTERS,
     base_model_list,
@@ -219,7 +219,9 @@ class ProjectChangeInput(AboutInput):
 
 
 class ProjectDeleteInput(serializers.Serializer):
-    confirm = serializers.CharField(max_length=200, help_text="The project's name, typed again.")
+    confirm = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="", help_text="The project's name, typed again."
+    )
 
 
 class ProjectListInput(serializers.Serializer):
@@ -261,6 +263,7 @@ class ProjectDetailApi(APIView):
     )
     def patch(self, request: Request, project_id: int) -> Response:
         project = project_get(project_id=project_id, user=request.user)
+        membership_require(project=project, user=request.user, roles=ADMIN_ROLES)
         data = ProjectChangeInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         changes = dict(data.validated_data)

@@ -153,7 +153,8 @@ def invitation_accept(
     project, or (anonymous) a new account ``username`` with ``password`` (the
     password validators apply) and the invited e-mail is made and joins it.
     Wrong tokens count against the client's address (throttled like logins)."""
-    login_throttle_check(username="", address=address, scope="invitation")
+    # Counted per token and per address: one client guessing, or many guessing one token.
+    login_throttle_check(username=token, address=address, scope="invitation")
     with transaction.atomic():
         invitation = (
             Invitation.objects.select_for_update()
@@ -162,7 +163,7 @@ def invitation_accept(
             .first()
         )
         if invitation is None:
-            login_failure_record(username="", address=address, scope="invitation")
+            login_failure_record(username=token, address=address, scope="invitation")
             raise NotFoundError("This invitation link is not valid.")
         state = invitation_state(invitation=invitation)
         if state != "open":

@@ -69,14 +69,14 @@ def password_reset_request(*, identifier: str, link_base: str, address: str = ""
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str, address: str = "") -> User:
     """Set a new password with a reset link's ``uid`` and ``token``."""
-    login_throttle_check(username="", address=address, scope="password-reset")
+    login_throttle_check(username=uid, address=address, scope="password-reset")
     try:
         pk = int(force_str(urlsafe_base64_decode(uid)))
     except (ValueError, OverflowError):
         pk = 0
     account = User.objects.filter(pk=pk, is_active=True).first() if 0 < pk < 2**63 else None
     if account is None or not default_token_generator.check_token(account, token):
-        login_failure_record(username="", address=address, scope="password-reset")
+        login_failure_record(username=uid, address=address, scope="password-reset")
         raise InvalidInputError("This reset link is not valid or has expired. Ask for a new one.")
     _password_check(new_password, user=account, field="new_password")
     account.set_password(new_password)
