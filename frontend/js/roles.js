@@ -15,6 +15,6 @@ export function projectPages(role) {
   const pages = [['label', 'Label']];
   if (canReview(role)) pages.push(['review', 'Review']);
   pages.push(['models', 'Models']);
-  if (isAdmin(role)) pages.push(['import', 'Import']);
+  if (isAdmin(role)) pages.push(['import', 'Import'], ['team', 'Team']);
   return pages;
 }

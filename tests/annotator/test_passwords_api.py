@@ -61,7 +61,7 @@ def test_a_wrong_current_password_or_a_weak_new_one_changes_nothing(ada: User, o
 
 def reset_link() -> tuple[str, str]:
     (message,) = mail.outbox
-    match = re.search(r"/password-reset/([A-Za-z0-9_-]+)/([A-Za-z0-9-]+)", message.body)
+    match = re.search(r"/password-reset/([A-Za-z0-9_-]+)/([A-Za-z0-9-]+)", str(message.body))
     assert match, message.body
     return match.group(1), match.group(2)
 

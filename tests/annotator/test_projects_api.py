@@ -190,7 +190,7 @@ def test_deleting_a_project_removes_its_rows_and_files_after_the_commit(
     assert not ModelVersion.objects.filter(project_id=project.pk).exists()
     assert not PeriodicTask.objects.filter(name=training_schedule_name(project=project)).exists()
     assert [name for name in files if (media_root / name).exists()] == []
-    assert (media_root / kept[0].crop.name).exists()
+    assert (media_root / str(kept[0].crop.name)).exists()
 
 
 def test_a_delete_that_rolls_back_keeps_the_files(media_root: Path) -> None:

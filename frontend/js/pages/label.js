@@ -25,6 +25,7 @@ import {config} from '../config.js';
 import {alignToPrediction, codePointIndex, codeUnitOffset, firstUnsure, level, reading} from '../confidence.js';
 import {announce, h, kbd, percent, replace, showError, uuid4} from '../dom.js';
 import {renderCounters, renderRecent, renderSync, renderVirtualKeys} from './label-panels.js';
+import {guidelinesPanel} from '../markdown.js';
 
 const HEARTBEAT_MS = 60_000;
 const DRAFT_DELAY_MS = 1500;
@@ -99,6 +100,7 @@ class LabelPage {
     this.vkeys = h('div', {class: 'vkeys', role: 'group', 'aria-label': 'Special characters'});
     this.failedBox = h('section', {class: 'failed', hidden: true, 'aria-labelledby': 'failed-title'});
     this.recentBox = h('section', {class: 'recent', hidden: true, 'aria-labelledby': 'recent-title'});
+    this.guidelinesBox = h('div', {class: 'guidelines-slot'});
     this.section = h(
       'section',
       {class: 'label-page', 'aria-labelledby': 'label-title'},
@@ -107,6 +109,7 @@ class LabelPage {
       this.contextFigure,
       h('div', {class: 'editor'}, this.fieldLabel, h('div', {class: 'field'}, this.mirror, this.input), this.reading),
       this.vkeys,
+      this.guidelinesBox,
       h(
         'aside',
         {class: 'keys', id: 'keys-help', 'aria-label': 'Keyboard'},
@@ -150,6 +153,7 @@ class LabelPage {
     }
     this.renderCounters();
     this.renderVirtualKeys();
+    replace(this.guidelinesBox, guidelinesPanel(this.detail?.guidelines));
     this.loadRecent().catch((error) => announce(`Your recent lines could not be loaded: ${error.message}`));
     // Submissions left from an earlier visit go first: until they land the
     // server still counts their leases as ours.

@@ -25,6 +25,7 @@ export function render(main) {
     password,
     error,
     button,
+    h('p', {}, h('a', {href: '/password-reset'}, 'Forgot your password?')),
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();

@@ -5,6 +5,7 @@
 import {api, query} from '../api.js';
 import {reading} from '../confidence.js';
 import {h, kbd, percent, replace, showError, announce, uuid4} from '../dom.js';
+import {guidelinesPanel} from '../markdown.js';
 import {canReview} from '../roles.js';
 
 const OUTCOME = {approve: 'Approved', correct: 'Corrected', reject: 'Rejected: back in the labeling queue'};
@@ -15,6 +16,7 @@ export async function render(main, {project, vocabulary}) {
     return;
   }
   const page = new ReviewPage(main, project, vocabulary.review_kinds);
+  api.get(`/api/projects/${project.id}`).then(({guidelines}) => page.list.before(guidelinesPanel(guidelines, {open: false}) || ''), () => {});
   await page.load(new URLSearchParams(window.location.search).get('kind') || 'low_confidence');
 }
 
