@@ -210,3 +210,27 @@ def test_users_change_their_password_and_reset_a_forgotten_one(
     expect(page.locator("main")).to_contain_text("Password changed")
     ada.refresh_from_db()
     assert ada.check_password(PASSWORD)
+
+
+def test_the_models_page_holds_the_machine_learning_settings_with_their_defaults(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    project = Project.objects.create(name="Hooker letters", base_model="", guidelines="Be *careful* with dates.")
+    lead = User.objects.create_user("tess")
+    Membership.objects.create(project=project, user=lead, role="admin")
+    log_in(context, live_server, lead)
+
+    page.goto(f"/projects/{project.pk}/models")
+    threshold = page.get_by_label("Retrain after this many newly verified lines", exact=False)
+    expect(threshold).to_have_value("200")  # the default a new project starts with
+    threshold.fill("50")
+    page.get_by_label("Labels wait for a reviewer").check()
+    page.locator("#training-settings-title + form").get_by_role("button", name="Save").click()
+    expect(page.locator("#training-settings-title ~ p")).to_contain_text("Saved: retrain threshold, require review")
+    screenshot(page, "team-models-settings")
+    project.refresh_from_db()
+    assert (project.retrain_threshold, project.require_review) == (50, True)
+
+    page.goto(f"/projects/{project.pk}/review")  # the guidelines are in review too
+    page.locator(".guidelines summary").click()
+    expect(page.locator(".guidelines em")).to_have_text("careful")

@@ -8,6 +8,7 @@ import {cerChart, legend} from '../chart.js';
 import {announce, formatDate, formatDuration, h, percent, progressBar, replace, showError} from '../dom.js';
 import {isAdmin} from '../roles.js';
 import {renderQueueSettings} from './queue-settings.js';
+import {renderTrainingSettings} from './training-settings.js';
 
 const POLL_MS = 2000;
 const IN_FLIGHT = new Set(['queued', 'running']);
@@ -39,6 +40,7 @@ class ModelsPage {
     this.runsTable = h('div');
     this.scheduleBox = h('section', {class: 'card schedule', 'aria-labelledby': 'schedule-title', hidden: !this.admin});
     this.settingsBox = h('section', {class: 'card queue-settings', 'aria-labelledby': 'queue-settings-title'});
+    this.trainingSettingsBox = h('section', {class: 'card training-settings', 'aria-labelledby': 'training-settings-title'});
     replace(
       main,
       h('h1', {}, 'Models'),
@@ -50,6 +52,7 @@ class ModelsPage {
           {},
           h('section', {class: 'card', 'aria-labelledby': 'chart-title'}, h('h2', {id: 'chart-title'}, 'CER against verified lines'), this.chartBox, legend()),
           this.settingsBox,
+          this.trainingSettingsBox,
         ),
         h(
           'div',
@@ -84,6 +87,7 @@ class ModelsPage {
     if (live) this.poll(live.id);
     if (this.admin) this.loadSchedule();
     renderQueueSettings(this.settingsBox, this.project);
+    renderTrainingSettings(this.trainingSettingsBox, this.project);
   }
 
   renderModels(models) {
