@@ -29,6 +29,7 @@ from annotator.models import Invitation, Membership, Project
 from annotator.permissions import ADMIN_ROLES, AnyUser, membership_require, user_pk
 from annotator.selectors import invitation_token_hash
 from annotator.services.accounts import login_failure_record, login_throttle_check
+from annotator.services.labeling import leases_return
 
 
 def _role_check(role: str) -> str:
@@ -88,12 +89,14 @@ def membership_role_set(*, project: Project, user: AnyUser, membership_id: int, 
 
 
 def membership_remove(*, project: Project, user: AnyUser, membership_id: int) -> None:
-    """Project admins: remove a member (never the last admin)."""
+    """Project admins: remove a member (never the last admin); the lines they hold go back to the queue."""
     membership_require(project=project, user=user, roles=ADMIN_ROLES)
     with transaction.atomic():
         membership, admins = _membership_locked(project=project, membership_id=membership_id)
         if membership.role == Membership.Role.ADMIN and admins <= 1:
             raise ConflictError("A project needs an admin: make someone else admin before removing this one.")
+        # The lines they hold go back to the queue now, not when their leases expire.
+        leases_return(user=membership.user, project=project)
         membership.delete()
 
 

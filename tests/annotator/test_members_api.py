@@ -16,7 +16,8 @@ from pytest_django import Settings
 from rest_framework.test import APIClient
 
 from annotator.models import Invitation, Membership, Project
-from tests.annotator.factories import make_member, make_project, make_user
+from annotator.services import line_claim
+from tests.annotator.factories import make_lines, make_member, make_project, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -106,6 +107,8 @@ def test_only_admins_manage_the_team(team: tuple[Project, User], role: str) -> N
 def test_admins_change_roles_and_remove_members(team: tuple[Project, User]) -> None:
     project, admin = team
     labeler = make_member(project)
+    (held,) = make_lines(project, 1)
+    line_claim(project=project, user=labeler)
     row = Membership.objects.get(user=labeler)
     url = reverse("member-detail", args=[project.pk, row.pk])
     client = as_user(admin)
@@ -115,6 +118,8 @@ def test_admins_change_roles_and_remove_members(team: tuple[Project, User]) -> N
     assert changed.json()["role"] == "reviewer"
     assert client.delete(url).status_code == 204
     assert not Membership.objects.filter(user=labeler).exists()
+    held.refresh_from_db()
+    assert held.lease_user_id is None  # the line they held is back in the queue
     assert client.delete(url).status_code == 404
 
 

@@ -215,7 +215,8 @@ def test_users_change_their_password_and_reset_a_forgotten_one(
 def test_the_models_page_holds_the_machine_learning_settings_with_their_defaults(
     page: Page, context: BrowserContext, live_server: LiveServer
 ) -> None:
-    project = Project.objects.create(name="Hooker letters", base_model="", guidelines="Be *careful* with dates.")
+    guidelines = "Be *careful* with dates. [Not a link](javascript:alert(1)), [a link](https://example.org/rules)."
+    project = Project.objects.create(name="Hooker letters", base_model="", guidelines=guidelines)
     lead = User.objects.create_user("tess")
     Membership.objects.create(project=project, user=lead, role="admin")
     log_in(context, live_server, lead)
@@ -234,3 +235,7 @@ def test_the_models_page_holds_the_machine_learning_settings_with_their_defaults
     page.goto(f"/projects/{project.pk}/review")  # the guidelines are in review too
     page.locator(".guidelines summary").click()
     expect(page.locator(".guidelines em")).to_have_text("careful")
+    links = page.locator(".guidelines a")
+    expect(links).to_have_count(1)  # only http(s), mailto and same-site links become links
+    expect(links).to_have_attribute("href", "https://example.org/rules")
+    expect(page.locator(".guidelines")).to_contain_text("Not a link")
