@@ -58,7 +58,7 @@ export async function render(main) {
     field('The password again', repeat),
     error,
     button,
-    h('p', {class: 'muted'}, 'Have an account already? ', h('a', {href: `/login?next=${encodeURIComponent(window.location.pathname)}`}, 'Log in'), ' first, then open this link again.'),
+    h('p', {class: 'muted'}, 'Have an account already? ', h('a', {href: `/login?next=${encodeURIComponent(window.location.pathname)}`}, 'Log in'), ' first: it brings you back here.'),
   );
   form.addEventListener('submit', (event) => {
     event.preventDefault();
