@@ -42,16 +42,22 @@ class ProjectForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = "__all__"
+        # Archiving and who created it are the app's (services.project_archive_set, project_create).
+        exclude = ["archived_at", "created_by"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if "script" in self.fields:
+            self.fields["script"].required = False  # left out: the model's default
         field = self.fields.get("base_model")
         if not isinstance(field, forms.ChoiceField):
             return  # read-only on an existing project
         choices = [(base["name"], f"{base['name']}: {base['description']}") for base in base_model_list()]
         field.choices = [*choices, ("", "none: train a first model from scratch")]
         field.help_text = str(Project._meta.get_field("base_model").help_text)
+
+    def clean_script(self) -> str:
+        return str(self.cleaned_data.get("script") or Project._meta.get_field("script").default)
 
 
 @admin.register(Project)

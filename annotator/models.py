@@ -30,8 +30,31 @@ def project_base_model_default() -> str:
 
 
 class Project(models.Model):
+    class Script(models.TextChoices):
+        # The writing systems a project's lines are in; served to the UI by /api/vocabulary.
+        LATIN = "latin", "Latin"
+        GREEK = "greek", "Greek"
+        CYRILLIC = "cyrillic", "Cyrillic"
+        ARABIC = "arabic", "Arabic"
+        HEBREW = "hebrew", "Hebrew"
+        DEVANAGARI = "devanagari", "Devanagari"
+        HAN = "han", "Han (Chinese, Japanese kanji)"
+        OTHER = "other", "Other or mixed"
+
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
+    languages = models.JSONField(
+        default=list, blank=True, help_text="The languages of the material, as people name them (e.g. French, Latin)."
+    )
+    script = models.CharField(max_length=16, choices=Script.choices, default=Script.LATIN)
+    guidelines = models.TextField(
+        blank=True, help_text="Transcription guidelines (Markdown), shown beside the labeling field and in review."
+    )
+    # Set when an admin archives the project: it leaves every list, its data stays.
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     lease_seconds = models.PositiveIntegerField(
         default=600,
         validators=[MinValueValidator(30)],
@@ -147,6 +170,32 @@ class Membership(models.Model):
     @property
     def can_review(self) -> bool:
         return self.role in {self.Role.REVIEWER, self.Role.ADMIN}
+
+
+class Invitation(models.Model):
+    """A single-use link that makes whoever opens it a member of ``project`` with
+    ``role`` (a new account, or the logged-in one). Only a hash of the token is
+    stored; the link carries the token itself."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Membership.Role.choices, default=Membership.Role.LABELER)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["project", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email} to {self.project} ({self.role})"
 
 
 class Document(models.Model):

@@ -4,6 +4,7 @@ object does not exist rather than that they may not see it."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from annotator.errors import ForbiddenError, NotFoundError
@@ -53,3 +54,16 @@ def export_require(*, project: Project | int, user: AnyUser) -> Membership:
     outsiders, 403 for members)."""
     project = project if isinstance(project, Project) else Project.objects.get(pk=project)
     return membership_require(project=project, user=user, roles=export_roles(project=project))
+
+
+def project_create_allowed(*, user: AnyUser) -> bool:
+    """Whether ``user`` may create projects: every user, or only Django staff,
+    as ``settings.LINEPROOF_PROJECT_CREATORS`` says."""
+    if not user.is_authenticated:
+        return False
+    return settings.LINEPROOF_PROJECT_CREATORS == "all" or bool(getattr(user, "is_staff", False))
+
+
+def project_create_require(*, user: AnyUser) -> None:
+    if not project_create_allowed(user=user):
+        raise ForbiddenError("Only staff may create projects on this site.")

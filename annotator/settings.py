@@ -290,6 +290,31 @@ CACHES: dict[str, dict[str, Any]] = {
 # when media live on remote storage.
 LINEPROOF_CACHE_DIR = Path(os.environ.get("LINEPROOF_CACHE_DIR", VAR_DIR / "cache"))
 
+# Who may create projects in the app: "all" (every user; they become its admin)
+# or "staff" (Django staff only).
+LINEPROOF_PROJECT_CREATORS = os.environ.get("LINEPROOF_PROJECT_CREATORS", "all").strip().lower()
+if LINEPROOF_PROJECT_CREATORS not in {"all", "staff"}:
+    raise ImproperlyConfigured('LINEPROOF_PROJECT_CREATORS must be "all" or "staff".')
+# How long an invitation link stays valid (it is also single use).
+LINEPROOF_INVITATION_DAYS = envint("LINEPROOF_INVITATION_DAYS", "7")
+# How long a password-reset link stays valid (Django's token generator; it is
+# also spent once the password changes).
+PASSWORD_RESET_TIMEOUT = envint("PASSWORD_RESET_TIMEOUT", str(3 * 24 * 3600))
+# Mail (invitations, password resets): printed on the console unless an SMTP
+# server is configured (EMAIL_HOST), as in production.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = envint("EMAIL_PORT", "587")
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "True")
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", "False")
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "20")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Lineproof <lineproof@localhost>")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -11,6 +11,8 @@ from annotator.apis import (
     flags,
     imports,
     labeling,
+    members,
+    passwords,
     projects,
     review,
     team,
@@ -34,6 +36,21 @@ class IdConverter:
 
 register_converter(IdConverter, "id")
 
+
+class TokenConverter:
+    """An invitation's token (URL-safe base64); any other text is a 404 from the resolver."""
+
+    regex = "[A-Za-z0-9_-]{1,128}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(TokenConverter, "token")
+
 PROJECT = "api/projects/<id:project_id>"
 LINE = "api/lines/<id:line_id>"
 
@@ -45,6 +62,9 @@ urlpatterns = [
     path("api/auth/login", accounts.LoginApi.as_view(), name="auth-login"),
     path("api/auth/logout", accounts.LogoutApi.as_view(), name="auth-logout"),
     path("api/me", accounts.MeApi.as_view(), name="me"),
+    path("api/me/password", passwords.PasswordChangeApi.as_view(), name="me-password"),
+    path("api/auth/password-reset", passwords.PasswordResetApi.as_view(), name="password-reset"),
+    path("api/auth/password-reset/confirm", passwords.PasswordResetConfirmApi.as_view(), name="password-reset-confirm"),
     path("api/vocabulary", vocabulary.VocabularyApi.as_view(), name="vocabulary"),
     # projects
     path("api/projects", projects.ProjectListApi.as_view(), name="project-list"),
@@ -52,6 +72,13 @@ urlpatterns = [
     path(f"{PROJECT}/schedule", projects.ProjectScheduleApi.as_view(), name="project-schedule"),
     path(f"{PROJECT}/settings", projects.ProjectSettingsApi.as_view(), name="project-settings"),
     path(f"{PROJECT}/alphabet", alphabet.ProjectAlphabetApi.as_view(), name="project-alphabet"),
+    # the team
+    path(f"{PROJECT}/members", members.MemberListApi.as_view(), name="member-list"),
+    path(f"{PROJECT}/members/<id:membership_id>", members.MemberDetailApi.as_view(), name="member-detail"),
+    path(f"{PROJECT}/invitations", members.InvitationListApi.as_view(), name="invitation-list"),
+    path(f"{PROJECT}/invitations/<id:invitation_id>", members.InvitationDetailApi.as_view(), name="invitation-detail"),
+    path("api/invitations/<token:token>", members.InvitationPublicApi.as_view(), name="invitation-public"),
+    path("api/invitations/<token:token>/accept", members.InvitationAcceptApi.as_view(), name="invitation-accept"),
     # the queue and lines
     path(f"{PROJECT}/queue/next", labeling.QueueNextApi.as_view(), name="queue-next"),
     path(f"{PROJECT}/queue/previous", labeling.QueuePreviousApi.as_view(), name="queue-previous"),
@@ -87,8 +114,17 @@ urlpatterns = [
     # the browser UI (frontend/): one HTML shell for every page
     path("", views.app_shell, name="ui-home"),
     path("login", views.app_shell, name="ui-login"),
+    path("account", views.app_shell, name="ui-account"),
+    path("projects/new", views.app_shell, name="ui-project-new"),
+    path("invite/<token:token>", views.app_shell, name="ui-invite"),
+    path("password-reset", views.app_shell, name="ui-password-reset"),
     re_path(
-        r"^projects/(?P<project_id>[0-9]+)/(?P<page>label|review|models|import|documents|search|stats|exports)$",
+        r"^password-reset/(?P<uid>[A-Za-z0-9_-]{1,64})/(?P<token>[A-Za-z0-9-]{1,128})$",
+        views.app_shell,
+        name="ui-password-reset-confirm",
+    ),
+    re_path(
+        r"^projects/(?P<project_id>[0-9]+)/(?P<page>label|review|models|import|documents|search|stats|exports|team)$",
         views.app_shell,
         name="ui-project",
     ),

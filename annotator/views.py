@@ -23,7 +23,8 @@ CONTENT_SECURITY_POLICY = (
 @require_GET
 @ensure_csrf_cookie
 def app_shell(request: HttpRequest, **_route: object) -> HttpResponse:
-    """``/``, ``/login``, ``/projects/<id>/label|review|models|import``."""
+    """``/``, ``/login``, ``/account``, ``/projects/new``, ``/projects/<id>/label|review|models|import|team``,
+    ``/invite/<token>``, ``/password-reset`` and ``/password-reset/<uid>/<token>``."""
     html = Template(SHELL.read_text(encoding="utf-8")).render(RequestContext(request))
     response = HttpResponse(html)
     response["Cache-Control"] = "no-cache"

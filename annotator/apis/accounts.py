@@ -27,7 +27,7 @@ from annotator.apis.common import ERRORS
 from annotator.apis.parsers import JSONParser
 from annotator.apis.projects import ProjectOutput
 from annotator.errors import InvalidInputError
-from annotator.permissions import AnyUser
+from annotator.permissions import AnyUser, project_create_allowed
 from annotator.selectors import project_list
 from annotator.services import leases_return, login_failure_record, login_success_record, login_throttle_check
 
@@ -40,7 +40,9 @@ class LoginInput(serializers.Serializer):
 class MeOutput(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
+    email = serializers.CharField()
     is_staff = serializers.BooleanField(help_text="May open the Django admin.")
+    can_create_projects = serializers.BooleanField(help_text="May create projects (the site's setting).")
     projects = ProjectOutput(many=True, help_text="Your projects and your role in each.")
 
 
@@ -48,7 +50,9 @@ def _me_payload(user: AnyUser) -> dict[str, Any]:
     return {
         "id": user.pk,
         "username": user.get_username(),
+        "email": getattr(user, "email", ""),
         "is_staff": bool(getattr(user, "is_staff", False)),
+        "can_create_projects": project_create_allowed(user=user),
         "projects": project_list(user=user),
     }
 

@@ -1,19 +1,20 @@
-"""Projects: the ones you belong to, one with its progress and model, its
-settings and its retraining schedule."""
+"""Projects: the ones you belong to (or have archived), creating one, one with
+its progress and model, what it is (name, languages, guidelines...), archiving
+and deleting it, its settings and its retraining schedule."""
 
 from __future__ import annotations
 
 from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.apis.common import ERRORS, NamedOutput
 from annotator.models import Project
-from annotator.permissions import export_roles
+from annotator.permissions import ADMIN_ROLES, export_roles, membership_require
 from annotator.selectors import (
     base_model_list,
     membership_role,
@@ -28,7 +29,18 @@ from annotator.selectors import (
     project_verified_today,
     training_schedule_get,
 )
-from annotator.services import EDITABLE_SETTINGS, ProjectSettings, project_settings_update, training_schedule_set
+from annotator.services import (
+    EDITABLE_SETTINGS,
+    ProjectAbout,
+    ProjectSettings,
+    project_about_update,
+    project_archive_set,
+    project_create,
+    project_delete,
+    project_settings_update,
+    training_schedule_set,
+)
+from annotator.services.projects import MAX_LANGUAGE_LENGTH, MAX_LANGUAGES
 from recognition.selection import STRATEGIES
 
 
@@ -80,6 +92,10 @@ class KeyboardGroupOutput(serializers.Serializer):
 
 class ProjectDetailOutput(ProjectIdentityOutput):
     description = serializers.CharField()
+    languages = serializers.ListField(child=serializers.CharField())
+    script = serializers.CharField()
+    guidelines = serializers.CharField(help_text="Transcription guidelines, Markdown.")
+    archived = serializers.BooleanField()
     lease_seconds = serializers.IntegerField()
     require_review = serializers.BooleanField()
     stats = ProjectStatsOutput()
@@ -175,6 +191,10 @@ def _detail_payload(project: Project, request: Request) -> dict[str, Any]:
         "name": project.name,
         "role": role,
         "description": project.description,
+        "languages": project.languages,
+        "script": project.script,
+        "guidelines": project.guidelines,
+        "archived": project.archived_at is not None,
         "lease_seconds": project.lease_seconds,
         "require_review": project.require_review,
         "stats": project_stats(project=project),
@@ -189,11 +209,68 @@ def _detail_payload(project: Project, request: Request) -> dict[str, Any]:
     }
 
 
+class AboutInput(serializers.Serializer):
+    """What a project is; the model's validators (name unique, script a known one) run in the service."""
+
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    languages = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_LANGUAGE_LENGTH, allow_blank=True),
+        required=False,
+        max_length=MAX_LANGUAGES,
+        help_text='The languages of the material, e.g. ["French", "Latin"].',
+    )
+    script = serializers.ChoiceField(choices=Project.Script.choices, required=False)
+    guidelines = serializers.CharField(
+        required=False, allow_blank=True, max_length=100_000, help_text="Transcription guidelines, Markdown."
+    )
+
+
+class ProjectCreateInput(AboutInput):
+    base_model = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text="The shipped base model to start from (vocabulary base_models; default the site's, empty: "
+        "from scratch). The machine-learning settings start at their defaults: change them on the models page.",
+    )
+
+
+class ProjectChangeInput(AboutInput):
+    name = serializers.CharField(max_length=200, required=False)
+    archived = serializers.BooleanField(required=False, help_text="Archived projects leave every project list.")
+
+
+class ProjectDeleteInput(serializers.Serializer):
+    confirm = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="", help_text="The project's name, typed again."
+    )
+
+
+class ProjectListInput(serializers.Serializer):
+    archived = serializers.BooleanField(required=False, default=False, help_text="List your archived projects.")
+
+
 class ProjectListApi(APIView):
-    @extend_schema(responses=ProjectOutput(many=True))
+    @extend_schema(parameters=[ProjectListInput], responses=ProjectOutput(many=True))
     def get(self, request: Request) -> Response:
-        projects = project_list(user=request.user)
+        query = ProjectListInput(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        projects = project_list(user=request.user, archived=query.validated_data["archived"])
         return Response(ProjectOutput(projects, many=True).data)
+
+    @extend_schema(
+        request=ProjectCreateInput,
+        responses={201: ProjectDetailOutput, 400: ERRORS[400], 403: ERRORS[403]},
+        description="Create a project (every user, or staff only: the site's LINEPROOF_PROJECT_CREATORS); "
+        "you become its admin. It starts from the base model as version 1.",
+    )
+    def post(self, request: Request) -> Response:
+        data = ProjectCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = project_create(creator=request.user, **data.validated_data)
+        project = project_get(project_id=project.pk, user=request.user)
+        return Response(ProjectDetailOutput(_detail_payload(project, request)).data, status=status.HTTP_201_CREATED)
 
 
 class ProjectDetailApi(APIView):
@@ -201,6 +278,37 @@ class ProjectDetailApi(APIView):
     def get(self, request: Request, project_id: int) -> Response:
         project = project_get(project_id=project_id, user=request.user)
         return Response(ProjectDetailOutput(_detail_payload(project, request)).data)
+
+    @extend_schema(
+        request=ProjectChangeInput,
+        responses={200: ProjectDetailOutput, 400: ERRORS[400], 403: ERRORS[403], 404: ERRORS[404]},
+        description="Project admins: change what the project is (send only what changes), or archive it.",
+    )
+    def patch(self, request: Request, project_id: int) -> Response:
+        project = project_get(project_id=project_id, user=request.user)
+        membership_require(project=project, user=request.user, roles=ADMIN_ROLES)
+        data = ProjectChangeInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        archived = changes.pop("archived", None)
+        project_about_update(project=project, user=request.user, changes=cast(ProjectAbout, changes))
+        if archived is not None:
+            project_archive_set(project=project, user=request.user, archived=archived)
+        project = project_get(project_id=project_id, user=request.user)
+        return Response(ProjectDetailOutput(_detail_payload(project, request)).data)
+
+    @extend_schema(
+        request=ProjectDeleteInput,
+        responses={204: None, 400: ERRORS[400], 403: ERRORS[403], 404: ERRORS[404]},
+        description="Project admins: delete the project with everything in it, its files included. "
+        "`confirm` repeats the project's name.",
+    )
+    def delete(self, request: Request, project_id: int) -> Response:
+        project = project_get(project_id=project_id, user=request.user)
+        data = ProjectDeleteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        project_delete(project=project, user=request.user, confirm=data.validated_data["confirm"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ProjectSettingsApi(APIView):

@@ -1,8 +1,10 @@
 """The names the UI shows and sends, defined once on the server: roles and what
-each may do, import kinds, review lists, flag kinds, export formats and scopes."""
+each may do, import kinds, review lists, flag kinds, export formats and scopes, scripts and the shipped
+base models."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -11,9 +13,9 @@ from rest_framework.views import APIView
 
 from annotator.apis.common import NamedOutput
 from annotator.formats import IMPORT_KINDS
-from annotator.models import ExportJob, LineFlag, Membership
+from annotator.models import ExportJob, LineFlag, Membership, Project
 from annotator.permissions import ADMIN_ROLES, REVIEW_ROLES
-from annotator.selectors import REVIEW_KINDS
+from annotator.selectors import REVIEW_KINDS, base_model_list
 
 
 class RoleOutput(serializers.Serializer):
@@ -29,6 +31,9 @@ class VocabularyOutput(serializers.Serializer):
     flag_kinds = NamedOutput(many=True)
     export_formats = NamedOutput(many=True)
     export_scopes = NamedOutput(many=True)
+    scripts = NamedOutput(many=True, help_text="The scripts a project's material can be in.")
+    base_models = NamedOutput(many=True, help_text="The shipped base models a new project can start from.")
+    default_base_model = serializers.CharField(help_text="The base a new project starts from unless told otherwise.")
 
 
 class VocabularyApi(APIView):
@@ -47,6 +52,9 @@ class VocabularyApi(APIView):
                     "flag_kinds": [{"name": k.value, "description": k.label} for k in LineFlag.Kind],
                     "export_formats": [{"name": k, "description": d} for k, d in ExportJob.Format.choices],
                     "export_scopes": [{"name": k, "description": d} for k, d in ExportJob.Scope.choices],
+                    "scripts": [{"name": k, "description": str(d)} for k, d in Project.Script.choices],
+                    "base_models": base_model_list(),
+                    "default_base_model": settings.LINEPROOF_BASE_MODEL,
                 }
             ).data
         )

@@ -4,6 +4,7 @@ statistics (``selectors.team``) live in modules of their own, read through here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date, datetime, timedelta
 from typing import Any, TypedDict
@@ -18,6 +19,7 @@ from annotator.errors import InvalidInputError, NotFoundError
 from annotator.models import (
     ExportJob,
     ImportJob,
+    Invitation,
     Line,
     LineFlag,
     Membership,
@@ -27,7 +29,7 @@ from annotator.models import (
     TrainingRun,
     Transcription,
 )
-from annotator.permissions import AnyUser, export_require, user_pk
+from annotator.permissions import ADMIN_ROLES, AnyUser, export_require, membership_require, user_pk
 from annotator.selectors.documents import (
     DOCUMENTS_PAGE_MAX,
     SEARCH_QUERY_MAX,
@@ -57,21 +59,52 @@ __all__ = [  # the split-out reads, beside everything defined below
 ]
 
 
-def project_list(*, user: AnyUser) -> QuerySet[Project]:
-    """The user's projects, each annotated with ``role``, their role in it."""
+def _projects_of(*, user: AnyUser) -> QuerySet[Project]:
     # The annotation reuses the filter's join, so ``role`` is this user's.
-    return (
-        Project.objects.filter(memberships__user_id=user_pk(user))
-        .annotate(role=F("memberships__role"))
-        .order_by("name")
-    )
+    return Project.objects.filter(memberships__user_id=user_pk(user)).annotate(role=F("memberships__role"))
+
+
+def project_list(*, user: AnyUser, archived: bool = False) -> QuerySet[Project]:
+    """The user's projects (the archived ones instead, with ``archived``), each
+    annotated with ``role``, their role in it."""
+    return _projects_of(user=user).filter(archived_at__isnull=not archived).order_by("name")
 
 
 def project_get(*, project_id: int, user: AnyUser) -> Project:
-    project = project_list(user=user).filter(pk=project_id).first()
+    """One of the user's projects, archived or not."""
+    project = _projects_of(user=user).filter(pk=project_id).first()
     if project is None:
         raise NotFoundError("No such project.")
     return project
+
+
+def membership_list(*, project: Project, user: AnyUser) -> QuerySet[Membership]:
+    """Project admins: the members, with their accounts, admins first."""
+    membership_require(project=project, user=user, roles=ADMIN_ROLES)
+    return Membership.objects.filter(project=project).select_related("user").order_by("role", "user__username")
+
+
+def invitation_token_hash(token: str) -> str:
+    """What is stored of an invitation's token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def invitation_list(*, project: Project, user: AnyUser) -> QuerySet[Invitation]:
+    """Project admins: the invitations not yet accepted (expired ones included), newest first."""
+    membership_require(project=project, user=user, roles=ADMIN_ROLES)
+    return Invitation.objects.filter(project=project, accepted_at__isnull=True).order_by("-created_at")
+
+
+def invitation_by_token(*, token: str) -> Invitation:
+    """The invitation a link's token names (whether used or expired: the caller says which)."""
+    invitation = (
+        Invitation.objects.select_related("project", "created_by")
+        .filter(token_hash=invitation_token_hash(token))
+        .first()
+    )
+    if invitation is None:
+        raise NotFoundError("This invitation link is not valid.")
+    return invitation
 
 
 def line_get(*, line_id: int, user: AnyUser) -> Line:

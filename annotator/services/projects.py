@@ -21,8 +21,8 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from annotator.errors import InvalidInputError
-from annotator.models import ModelVersion, Project
-from annotator.permissions import ADMIN_ROLES, AnyUser, membership_require
+from annotator.models import Membership, ModelVersion, Project
+from annotator.permissions import ADMIN_ROLES, AnyUser, membership_require, project_create_require, user_pk
 from annotator.selectors import base_model_card, project_active_model, project_has_trained_model
 from annotator.services.labeling import line_priority_refresh
 from annotator.services.training import model_version_promote, model_version_rescore_request
@@ -46,6 +46,23 @@ class ProjectSettings(TypedDict, total=False):
     model_accepted_weight: float
     base_model: str
     reviewers_can_export: bool
+
+
+MAX_LANGUAGES = 20
+MAX_LANGUAGE_LENGTH = 64
+
+
+def project_languages_clean(languages: list[str]) -> list[str]:
+    """The languages as given, stripped, without blanks and repeats, bounded."""
+    cleaned: list[str] = []
+    for language in languages:
+        text = str(language).strip()
+        if text and text not in cleaned:
+            cleaned.append(text)
+    if len(cleaned) > MAX_LANGUAGES or any(len(text) > MAX_LANGUAGE_LENGTH for text in cleaned):
+        message = f"At most {MAX_LANGUAGES} languages of at most {MAX_LANGUAGE_LENGTH} characters each."
+        raise InvalidInputError(message, fields={"languages": [message]})
+    return cleaned
 
 
 EDITABLE_SETTINGS: tuple[str, ...] = tuple(ProjectSettings.__annotations__)
@@ -114,16 +131,28 @@ def base_model_check(name: str) -> str:
     return name
 
 
-def project_create(*, name: str, base_model: str | None = None, **fields: Any) -> Project:
+def project_create(
+    *, name: str, base_model: str | None = None, creator: AnyUser | None = None, **fields: Any
+) -> Project:
     """A new project (``fields``: any other Project column) that starts from
     ``base_model`` (default ``settings.LINEPROOF_BASE_MODEL``; "" for none):
     its model version 1 is that base, active (``model_version_base_create``).
-    The one way the demo command and the admin create projects."""
+    With ``creator`` (the app: whoever may create projects, the site setting
+    ``LINEPROOF_PROJECT_CREATORS``), the creator becomes its admin. The one way
+    the app, the demo command and the Django admin create projects."""
+    if creator is not None:
+        project_create_require(user=creator)
     base = base_model_check(settings.LINEPROOF_BASE_MODEL if base_model is None else base_model)
+    if "languages" in fields:
+        fields["languages"] = project_languages_clean(fields["languages"])
     with transaction.atomic():
         project = Project(name=name, base_model=base, **fields)
+        if creator is not None:
+            project.created_by_id = user_pk(creator)
         _full_clean(project)
         project.save()
+        if creator is not None:
+            Membership.objects.create(project=project, user_id=user_pk(creator), role=Membership.Role.ADMIN)
         model_version_base_create(project=project)
     return project
 

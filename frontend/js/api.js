@@ -153,6 +153,7 @@ export const api = {
   post: (url, body, options) => request('POST', url, body, options),
   put: (url, body, options) => request('PUT', url, body, options),
   patch: (url, body, options) => request('PATCH', url, body, options),
+  delete: (url, body, options) => request('DELETE', url, body, options),
   upload,
   beacon,
   /** Roles, import kinds and review lists as the server defines them (fetched once per page). */

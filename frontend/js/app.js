@@ -1,13 +1,21 @@
 // Boot: who is logged in, the navigation their role allows, then the page the
 // path names. Every page is a full load of the same shell, so each starts clean.
+// The login, an invitation link and the password-reset pages need no session.
 
 import {ApiError, Outbox, api, onUnauthenticated, outboxKey} from './api.js';
 import {h, replace, showError} from './dom.js';
 import {projectPages, setRoles} from './roles.js';
 
+const PUBLIC_PAGES = new Set(['login', 'invite', 'password-reset']);
+
 const ROUTES = [
   [/^\/login\/?$/, 'login', () => import('./pages/login.js')],
+  [/^\/invite\/[A-Za-z0-9_-]+$/, 'invite', () => import('./pages/invite.js')],
+  [/^\/password-reset(\/[A-Za-z0-9_-]+\/[A-Za-z0-9-]+)?$/, 'password-reset', () => import('./pages/password-reset.js')],
   [/^\/$/, 'projects', () => import('./pages/projects.js')],
+  [/^\/projects\/new$/, 'new project', () => import('./pages/project-new.js')],
+  [/^\/account$/, 'account', () => import('./pages/account.js')],
+  [/^\/projects\/(\d+)\/team$/, 'team', () => import('./pages/team.js')],
   [/^\/projects\/(\d+)\/label$/, 'label', () => import('./pages/label.js')],
   [/^\/projects\/(\d+)\/review$/, 'review', () => import('./pages/review.js')],
   [/^\/projects\/(\d+)\/models$/, 'models', () => import('./pages/models.js')],
@@ -49,7 +57,7 @@ function renderNav(me, page, projectId) {
   };
   replace(
     document.getElementById('account'),
-    h('span', {class: 'muted'}, me.username),
+    h('a', {href: '/account', title: 'Your account: change your password', 'aria-current': page === 'account' ? 'page' : null}, me.username),
     me.is_staff ? h('a', {href: '/admin/'}, 'Admin') : null,
     h('button', {type: 'button', class: 'link', onclick: logout}, 'Log out'),
   );
@@ -66,8 +74,8 @@ async function boot() {
   const [pattern, page, load] = route;
   const projectId = Number(path.match(pattern)[1]) || null;
   const module = await load();
-  if (page === 'login') {
-    module.render(main);
+  if (PUBLIC_PAGES.has(page)) {
+    await module.render(main);
     return;
   }
   let redirecting = false;

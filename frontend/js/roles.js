@@ -18,7 +18,7 @@ export function projectPages(role, {canExport = false} = {}) {
   pages.push(['documents', 'Documents'], ['search', 'Search']);
   if (canReview(role)) pages.push(['stats', 'Team']);
   pages.push(['models', 'Models']);
-  if (isAdmin(role)) pages.push(['import', 'Import']);
+  if (isAdmin(role)) pages.push(['import', 'Import'], ['team', 'Team']);
   if (canExport) pages.push(['exports', 'Export']);
   return pages;
 }

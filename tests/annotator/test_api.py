@@ -25,6 +25,7 @@ from annotator.apis.parsers import MAX_JSON_BYTES
 from annotator.models import (
     ExportJob,
     ImportJob,
+    Invitation,
     Line,
     LineFlag,
     Membership,
@@ -33,19 +34,37 @@ from annotator.models import (
     TrainingRun,
     Transcription,
 )
+from annotator.permissions import ADMIN_ROLES
 from annotator.selectors import REVIEW_KINDS
 from annotator.services import label_submit, leases_return, line_claim
 from tests.annotator.factories import claim_with_ahead, make_lines, make_member, make_project, score_lines
 
 pytestmark = pytest.mark.django_db
 
-# Public on purpose: the OpenAPI schema (no data in it) and the login for tokens.
-PUBLIC = {"schema", "auth-token", "auth-login"}
+# Public on purpose: the OpenAPI schema (no data in it), the login for tokens,
+# an invitation link (what it offers, accepting it) and the password-reset path
+# (tests/annotator/test_members_api.py and test_passwords_api.py).
+PUBLIC = {
+    "schema",
+    "auth-token",
+    "auth-login",
+    "invitation-public",
+    "invitation-accept",
+    "password-reset",
+    "password-reset-confirm",
+}
 # About the logged-in user, not a project: every user gets their own answer
 # (the vocabulary: the same names for everyone).
-USER_LEVEL = {"me", "auth-logout", "vocabulary"}
+USER_LEVEL = {"me", "me-password", "auth-logout", "vocabulary"}
+# A project's team and what it is: for its admins (reading what it is: any member).
+TEAM_ROUTES = {"project-detail", "member-list", "member-detail", "invitation-list", "invitation-detail"}
 API_NAMES = {
     "me",
+    "me-password",
+    "member-list",
+    "member-detail",
+    "invitation-list",
+    "invitation-detail",
     "auth-logout",
     "vocabulary",
     "project-schedule",
@@ -96,7 +115,19 @@ def calls(project: Project, line: Line) -> list[tuple[str, str, str]]:
     run = TrainingRun.objects.filter(project=project).first() or TrainingRun.objects.create(
         project=project, status=TrainingRun.Status.FAILED
     )
-    ids = {"project_id": project.pk, "line_id": line.pk, "run_id": run.pk}
+    membership = Membership.objects.filter(project=project).first() or Membership.objects.create(
+        project=project, user=User.objects.create_user(f"member-of-{project.pk}")
+    )
+    invitation = Invitation.objects.create(
+        project=project, email="x@example.org", token_hash=uuid.uuid4().hex, expires_at=timezone.now()
+    )
+    ids = {
+        "project_id": project.pk,
+        "line_id": line.pk,
+        "run_id": run.pk,
+        "membership_id": membership.pk,
+        "invitation_id": invitation.pk,
+    }
     import_job = ImportJob.objects.create(project=project)
     export_job = ExportJob.objects.create(project=project, format="text", status="succeeded", file="exports/x.zip")
     out = []
@@ -115,9 +146,9 @@ def calls(project: Project, line: Line) -> list[tuple[str, str, str]]:
 
 def send(client: APIClient, method: str, url: str) -> Any:
     body = {"text": "kew", "client_id": str(uuid.uuid4()), "format": "text"}
-    if method in {"post", "put", "patch"}:
-        return getattr(client, method)(url, body, format="json")
-    return client.get(url, {"q": "kew"})
+    if method == "get":
+        return client.get(url, {"q": "kew"})
+    return getattr(client, method)(url, body, format="json")
 
 
 def as_user(user: User) -> APIClient:
@@ -144,18 +175,45 @@ def test_outsiders_see_nothing(world: tuple[Project, Line, User]) -> None:
     client = as_user(outsider)
     for name, method, url in calls(project, line):
         response = send(client, method, url)
-        if name == "project-list":
+        if name == "project-list" and method == "get":
             assert response.status_code == 200
             assert [listed["id"] for listed in response.json()] == [outsider.memberships.get().project_id]
             continue
+        if name == "project-list":  # creating one: this body has no name
+            assert response.status_code == 400
+            continue
         if name in USER_LEVEL:
-            assert response.status_code in {200, 204}, f"{method.upper()} {url} -> {response.status_code}"
+            assert response.status_code in {200, 204, 400}, f"{method.upper()} {url} -> {response.status_code}"
             continue
         assert response.status_code in {403, 404}, f"{method.upper()} {url} -> {response.status_code}"
         assert response.json()["error"]["message"], f"{method.upper()} {url} gave no message"
     line.refresh_from_db()
     assert line.lease_user_id is None
     assert not Transcription.objects.exists()
+    assert Membership.objects.filter(project=project).count() == 1
+    assert Project.objects.count() == 2
+
+
+@pytest.mark.parametrize("role", list(Membership.Role))
+def test_every_role_gets_exactly_what_its_rights_allow_on_the_team_routes(
+    world: tuple[Project, Line, User], role: str
+) -> None:
+    project, line, _member = world
+    client = as_user(make_member(project, role=role))
+    walked = [(name, method, url) for name, method, url in calls(project, line) if name in TEAM_ROUTES]
+    assert {name for name, _method, _url in walked} == TEAM_ROUTES
+    for name, method, url in walked:
+        response = send(client, method, url)
+        what = f"{role} {method.upper()} {url} -> {response.status_code}"
+        if name == "project-detail" and method == "get":
+            assert response.status_code == 200, what
+        elif role in ADMIN_ROLES:
+            # Allowed: done, or refused for what the walk's body lacks (a role, a confirmation).
+            assert response.status_code in {200, 204, 400}, what
+        else:
+            assert response.status_code == 403, what
+            assert role in response.json()["error"]["message"], what
+    assert Project.objects.filter(pk=project.pk).exists()  # deleting needs the name typed again
 
 
 def test_anonymous_requests_are_refused(world: tuple[Project, Line, User]) -> None:

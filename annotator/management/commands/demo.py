@@ -99,7 +99,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Log in as admin / {password} (project admin) or labeler / {password} (labeler).")
 
     def _user(self, name: str, password: str, *, staff: bool) -> User:
-        user, created = User.objects.get_or_create(username=name, defaults={"is_staff": staff, "is_superuser": staff})
+        # An e-mail address, so the password-reset path works in the demo (the link is printed on the console).
+        defaults = {"is_staff": staff, "is_superuser": staff, "email": f"{name}@example.org"}
+        user, created = User.objects.get_or_create(username=name, defaults=defaults)
         if created:
             user.set_password(password)
             user.save()

@@ -30,6 +30,7 @@ import {isAdmin} from '../roles.js';
 import {keyIndex, keyboardKeys, renderKeyboard, typeAt} from '../vkeys.js';
 import {flagPanel} from './label-flag.js';
 import {renderCounters, renderRecent, renderSync} from './label-panels.js';
+import {guidelinesPanel} from '../markdown.js';
 
 const HEARTBEAT_MS = 60_000;
 const DRAFT_DELAY_MS = 1500;
@@ -125,6 +126,7 @@ class LabelPage {
     });
     this.failedBox = h('section', {class: 'failed', hidden: true, 'aria-labelledby': 'failed-title'});
     this.recentBox = h('section', {class: 'recent', hidden: true, 'aria-labelledby': 'recent-title'});
+    this.guidelinesBox = h('div', {class: 'guidelines-slot'});
     this.section = h(
       'section',
       {class: 'label-page', 'aria-labelledby': 'label-title'},
@@ -135,6 +137,7 @@ class LabelPage {
       this.actions,
       this.flag.el,
       this.vkeys,
+      this.guidelinesBox,
       h(
         'aside',
         {class: 'keys', id: 'keys-help', 'aria-label': 'Keyboard'},
@@ -178,6 +181,7 @@ class LabelPage {
     }
     this.renderCounters();
     this.renderVirtualKeys();
+    replace(this.guidelinesBox, guidelinesPanel(this.detail?.guidelines));
     this.loadRecent().catch((error) => announce(`Your recent lines could not be loaded: ${error.message}`));
     // Submissions left from an earlier visit go first: until they land the
     // server still counts their leases as ours.

@@ -33,6 +33,7 @@ export function render(main) {
     error,
     progress,
     button,
+    h('p', {}, h('a', {href: '/password-reset'}, 'Forgot your password?')),
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();

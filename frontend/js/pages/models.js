@@ -10,6 +10,7 @@ import {announce, formatDate, formatDuration, h, percent, progressBar, replace, 
 import {isAdmin} from '../roles.js';
 import {renderAlphabetSettings} from './alphabet-settings.js';
 import {renderQueueSettings} from './queue-settings.js';
+import {renderTrainingSettings} from './training-settings.js';
 
 const POLL_MS = 2000;
 const IN_FLIGHT = new Set(['queued', 'running']);
@@ -54,6 +55,7 @@ class ModelsPage {
     this.scheduleBox = h('section', {class: 'card schedule', 'aria-labelledby': 'schedule-title', hidden: !this.admin});
     this.settingsBox = h('section', {class: 'card queue-settings', 'aria-labelledby': 'queue-settings-title'});
     this.alphabetBox = h('section', {class: 'card alphabet-settings', 'aria-labelledby': 'alphabet-title'});
+    this.trainingSettingsBox = h('section', {class: 'card training-settings', 'aria-labelledby': 'training-settings-title'});
     replace(
       main,
       h('h1', {}, 'Models'),
@@ -66,6 +68,7 @@ class ModelsPage {
           h('section', {class: 'card', 'aria-labelledby': 'chart-title'}, h('h2', {id: 'chart-title'}, 'CER against verified lines'), this.chartBox, legend()),
           this.settingsBox,
           this.alphabetBox,
+          this.trainingSettingsBox,
         ),
         h(
           'div',
@@ -101,6 +104,7 @@ class ModelsPage {
     if (this.admin) this.loadSchedule();
     renderQueueSettings(this.settingsBox, this.project);
     renderAlphabetSettings(this.alphabetBox, this.project);
+    renderTrainingSettings(this.trainingSettingsBox, this.project);
   }
 
   renderModels(models) {

@@ -2,7 +2,7 @@
 
 import {api} from '../api.js';
 import {isAdmin, projectPages} from '../roles.js';
-import {formatDate, h, percent, progressBar, replace} from '../dom.js';
+import {formatDate, h, percent, progressBar, replace, showError} from '../dom.js';
 
 function trainingState(run) {
   if (!run) return h('span', {class: 'muted'}, 'never trained');
@@ -74,20 +74,52 @@ function card(project, detail) {
   );
 }
 
+/** Your archived projects, each with a way back for its admins. */
+async function archivedSection() {
+  let archived;
+  try {
+    archived = await api.get('/api/projects?archived=true');
+  } catch {
+    return null;
+  }
+  if (!archived.length) return null;
+  const rows = archived.map((project) => {
+    const restore = isAdmin(project.role)
+      ? h('button', {type: 'button', onclick: async () => {
+          try {
+            await api.patch(`/api/projects/${project.id}`, {archived: false});
+            window.location.reload();
+          } catch (error) {
+            showError(error.message);
+          }
+        }}, 'Bring back')
+      : null;
+    return h('li', {}, `${project.name} (${project.role}) `, restore);
+  });
+  return h('details', {class: 'archived'}, h('summary', {}, `Archived projects (${archived.length})`), h('ul', {}, rows));
+}
+
 export async function render(main, {me}) {
-  replace(main, h('h1', {}, 'Your projects'), h('p', {class: 'muted'}, 'Loading…'));
+  const head = h(
+    'div',
+    {class: 'page-head'},
+    h('h1', {}, 'Your projects'),
+    me.can_create_projects ? h('a', {class: 'button primary', href: '/projects/new'}, 'New project') : null,
+  );
+  replace(main, head, h('p', {class: 'muted'}, 'Loading…'));
+  const archived = await archivedSection();
   if (!me.projects.length) {
-    replace(
-      main,
-      h('h1', {}, 'Your projects'),
-      h('p', {}, 'You are not a member of any project yet. Ask an admin to add you.'),
-    );
+    const hint = me.can_create_projects
+      ? 'You are not a member of any project yet: create one, or ask an admin to add you.'
+      : 'You are not a member of any project yet. Ask an admin to add you.';
+    replace(main, head, h('p', {}, hint), archived);
     return;
   }
   const details = await Promise.all(me.projects.map((p) => api.get(`/api/projects/${p.id}`).catch(() => null)));
   replace(
     main,
-    h('h1', {}, 'Your projects'),
+    head,
     h('ul', {class: 'projects', role: 'list'}, me.projects.map((project, i) => card(project, details[i]))),
+    archived,
   );
 }

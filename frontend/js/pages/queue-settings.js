@@ -4,9 +4,10 @@
 // /api/projects/{id}/settings sends only what changed); the base model only
 // until a trained model has been promoted.
 
-import {ApiError, api} from '../api.js';
+import {api} from '../api.js';
 import {h, percent, replace} from '../dom.js';
 import {isAdmin} from '../roles.js';
+import {saveSettings} from './training-settings.js';
 
 const FIELDS = ['base_model', 'selection_strategy', 'auto_accept', 'auto_accept_max_error', 'train_on_model_accepted', 'model_accepted_weight'];
 
@@ -80,20 +81,7 @@ export async function renderQueueSettings(box, project) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const wanted = values();
-    const changes = Object.fromEntries(FIELDS.filter((f) => wanted[f] !== current[f]).map((f) => [f, wanted[f]]));
-    if (!Object.keys(changes).length) {
-      message.textContent = 'Nothing changed.';
-      message.className = 'muted';
-      return;
-    }
-    try {
-      current = await api.patch(`/api/projects/${project.id}/settings`, changes);
-      message.textContent = `Saved: ${Object.keys(changes).join(', ').replaceAll('_', ' ')}.`;
-      message.className = 'ok';
-    } catch (error) {
-      message.textContent = error instanceof ApiError ? error.message : `Not saved: ${error.message}`;
-      message.className = 'error';
-    }
+    current = await saveSettings(project, current, Object.fromEntries(FIELDS.map((f) => [f, wanted[f]])), message);
   });
   replace(box, title, form, message);
 }

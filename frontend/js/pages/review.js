@@ -7,6 +7,7 @@
 import {api, query} from '../api.js';
 import {reading} from '../confidence.js';
 import {h, kbd, percent, replace, showError, announce, uuid4} from '../dom.js';
+import {guidelinesPanel} from '../markdown.js';
 import {canReview} from '../roles.js';
 import {keyIndex, keyboardKeys, renderKeyboard, typeAt} from '../vkeys.js';
 import {reviewFilters} from './review-filters.js';
@@ -76,6 +77,7 @@ class ReviewPage {
       return;
     }
     renderKeyboard(this.vkeys, this.detail, (char) => this.type(char));
+    this.list.before(guidelinesPanel(this.detail.guidelines, {open: false}) || '');
   }
 
   /** Type a special character into the text being edited (the selected row's when none was). */
