@@ -16,7 +16,7 @@ export function projectPages(role, {canExport = false} = {}) {
   const pages = [['label', 'Label']];
   if (canReview(role)) pages.push(['review', 'Review']);
   pages.push(['documents', 'Documents'], ['search', 'Search']);
-  if (canReview(role)) pages.push(['stats', 'Team']);
+  if (canReview(role)) pages.push(['stats', 'Statistics']);
   pages.push(['models', 'Models']);
   if (isAdmin(role)) pages.push(['import', 'Import'], ['team', 'Team']);
   if (canExport) pages.push(['exports', 'Export']);

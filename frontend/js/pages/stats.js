@@ -10,7 +10,7 @@ const isoDay = (date) => date.toISOString().slice(0, 10);
 
 export async function render(main, {project}) {
   if (!canReview(project.role)) {
-    replace(main, h('h1', {}, 'Team'), h('p', {}, 'Team statistics need the reviewer or admin role in this project.'));
+    replace(main, h('h1', {}, 'Team statistics'), h('p', {}, 'Team statistics need the reviewer or admin role in this project.'));
     return;
   }
   const today = new Date();
@@ -47,6 +47,6 @@ export async function render(main, {project}) {
     event.preventDefault();
     load();
   });
-  replace(main, h('h1', {}, 'Team'), form, table);
+  replace(main, h('h1', {}, 'Team statistics'), form, table);
   await load();
 }
