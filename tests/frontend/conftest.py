@@ -85,6 +85,19 @@ def page(context: BrowserContext) -> Iterator[Page]:
     assert not errors, f"script errors in the page: {errors}"
 
 
+@pytest.fixture
+def second_page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    """Another person's browser: its own context, so its own cookies."""
+    context = browser.new_context(base_url=live_server.url, viewport=DESKTOP)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"script errors in the second browser: {errors}"
+
+
 def log_in(context: BrowserContext, live_server: LiveServer, user: User) -> None:
     """Give the browser a session for ``user`` without the login form."""
     client = Client()

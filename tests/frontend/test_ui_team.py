@@ -7,17 +7,16 @@ tests/frontend/artifacts/."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 from pytest_django import Settings
 from pytest_django.live_server_helper import LiveServer
 
 from annotator.models import Membership, Project
-from tests.frontend.conftest import DESKTOP, log_in, screenshot
+from tests.frontend.conftest import log_in, screenshot
 from tests.frontend.ui_world import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("media_root")]
@@ -28,19 +27,6 @@ GUIDELINES = "# House rules\n\n- Keep the **long s** as ſ\n- Expand nothing: *a
 @pytest.fixture(autouse=True)
 def fast_hashing(settings: Settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def second_page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
-    """Another person's browser: its own context, so its own cookies."""
-    context = browser.new_context(base_url=live_server.url, viewport=DESKTOP)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not errors, f"script errors in the second browser: {errors}"
 
 
 class Steps:
