@@ -31,7 +31,7 @@ class LabelerDayOutput(serializers.Serializer):
     changed_in_review_share = serializers.FloatField(help_text="Share of the lines a reviewer corrected or rejected.")
 
 
-class MemberOutput(serializers.Serializer):
+class TeamMemberOutput(serializers.Serializer):
     user_id = serializers.IntegerField()
     username = serializers.CharField()
     role = serializers.CharField()
@@ -39,7 +39,7 @@ class MemberOutput(serializers.Serializer):
 
 class TeamStatsOutput(serializers.Serializer):
     rows = LabelerDayOutput(many=True)
-    members = MemberOutput(many=True, help_text="Everyone in the project (the review lists filter by labeler).")
+    members = TeamMemberOutput(many=True, help_text="Everyone in the project (the review lists filter by labeler).")
 
 
 class TeamStatsApi(APIView):

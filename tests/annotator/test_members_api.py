@@ -187,7 +187,7 @@ def test_an_invitation_lands_a_new_person_in_the_project_with_its_role(team: tup
     assert lin.check_password(PASSWORD)
     assert Membership.objects.get(project=project, user=lin).role == "reviewer"
     me = visitor.get(reverse("me")).json()  # logged in by accepting
-    assert me["projects"] == [{"id": project.pk, "name": "Hooker letters", "role": "reviewer"}]
+    assert me["projects"] == [{"id": project.pk, "name": "Hooker letters", "role": "reviewer", "can_export": False}]
 
 
 def test_an_invitation_works_once(team: tuple[Project, User]) -> None:
