@@ -4,6 +4,7 @@
     active_learning  label savings of the selection strategies on hooker     -> ACTIVE_LEARNING.md
     queue            the labeling queue under load over HTTP                  -> QUEUE.md
     learning_curve   CER after 0..all labels, from the base and from scratch -> LEARNING_CURVE.md
+    segmentation     page segmentation vs kraken and Tesseract on hooker-pages -> SEGMENTATION.md
 
 Each prints its table and writes its markdown file; each also runs alone
 (``python -m benchmarks.<name>``). The exit status is the worst of them.
@@ -15,7 +16,7 @@ import argparse
 import importlib
 import sys
 
-NAMES = ("recognition", "active_learning", "queue", "learning_curve")
+NAMES = ("recognition", "active_learning", "queue", "learning_curve", "segmentation")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -163,6 +163,8 @@ class ProcessStats:
     returncode: int
     wall_s: float
     peak_rss_kib: int
+    # User + system CPU seconds of the child (and the descendants it reaped).
+    cpu_s: float = 0.0
 
 
 def run_measured(
@@ -173,7 +175,7 @@ def run_measured(
     log_path: Path | None = None,
     timeout_s: float | None = None,
 ) -> ProcessStats:
-    """Run ``cmd`` and return its exit code, wall time and peak RSS.
+    """Run ``cmd`` and return its exit code, wall time, peak RSS and CPU time.
 
     ``os.wait4`` reaps exactly this child and returns its own rusage, so the
     peak is not polluted by other children of the benchmark process.  Output
@@ -210,7 +212,12 @@ def run_measured(
             timer.cancel()
         if not isinstance(log, int):
             log.close()
-    return ProcessStats(returncode=proc.returncode, wall_s=wall, peak_rss_kib=int(usage.ru_maxrss))
+    return ProcessStats(
+        returncode=proc.returncode,
+        wall_s=wall,
+        peak_rss_kib=int(usage.ru_maxrss),
+        cpu_s=float(usage.ru_utime + usage.ru_stime),
+    )
 
 
 def _run_checked(cmd: Sequence[str | Path], what: str, log_path: Path, **kwargs: object) -> ProcessStats:
