@@ -26,3 +26,6 @@ REDIS_URL = os.environ.get("LINEPROOF_TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = celery_broker(REDIS_URL)
 # Each test process's own memory: the tests clear it, and never touch a real Redis cache.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The browser tests' live server lets a test's database be flushed only once its
+# requests are done (tests/live_gate.py).
+MIDDLEWARE = ["tests.live_gate.LiveServerGate", *MIDDLEWARE]  # noqa: F405

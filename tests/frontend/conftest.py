@@ -21,6 +21,7 @@ from pytest_django.live_server_helper import LiveServer
 # The annotator tests' fixtures: the database check, MEDIA_ROOT in a temporary
 # folder, and tasks recorded instead of sent to a broker (autouse).
 from tests.annotator.conftest import django_db_modify_db_settings, enqueued, media_root, run_enqueued
+from tests.live_gate import drain, gate_open
 
 __all__ = ["django_db_modify_db_settings", "enqueued", "media_root", "run_enqueued"]
 
@@ -60,7 +61,17 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def context(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:
+def quiet_server(live_server: LiveServer) -> Iterator[LiveServer]:
+    """The live server, drained of the browser's requests before the test's
+    database is flushed (``tests.live_gate``); browser contexts close first."""
+    gate_open()
+    yield live_server
+    drain()
+
+
+@pytest.fixture
+def context(browser: Browser, quiet_server: LiveServer) -> Iterator[BrowserContext]:
+    live_server = quiet_server
     context = browser.new_context(base_url=live_server.url, viewport=DESKTOP)
     context.set_default_timeout(10_000)
     yield context
@@ -86,8 +97,9 @@ def page(context: BrowserContext) -> Iterator[Page]:
 
 
 @pytest.fixture
-def second_page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+def second_page(browser: Browser, quiet_server: LiveServer) -> Iterator[Page]:
     """Another person's browser: its own context, so its own cookies."""
+    live_server = quiet_server
     context = browser.new_context(base_url=live_server.url, viewport=DESKTOP)
     context.set_default_timeout(10_000)
     page = context.new_page()
