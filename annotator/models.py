@@ -266,6 +266,9 @@ class Line(models.Model):
     height = models.PositiveIntegerField()
     polygon = models.JSONField(default=list, blank=True, help_text="[[x, y], ...] on the page, if known.")
     bbox = models.JSONField(null=True, blank=True, help_text="[x0, y0, x1, y1] on the page, if known.")
+    baseline = models.JSONField(
+        default=list, blank=True, help_text="[[x, y], ...] on the page, left to right, if known (PAGE/ALTO)."
+    )
     reading_order = models.PositiveIntegerField(default=0, help_text="Position of the line on its page.")
     split = models.CharField(max_length=8, choices=Split.choices, editable=False)
     # Uniform in [0, 1) from a hash of ``key``: below eval_share means eval; the

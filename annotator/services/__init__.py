@@ -39,6 +39,13 @@ from annotator.services.members import (
     membership_remove,
     membership_role_set,
 )
+from annotator.services.pages import (
+    line_create_drawn,
+    line_delete,
+    line_split,
+    lines_merge,
+    page_reading_order_set,
+)
 from annotator.services.passwords import password_change, password_reset_confirm, password_reset_request
 from annotator.services.projects import (
     EDITABLE_SETTINGS,
@@ -85,12 +92,16 @@ __all__ = [
     "leases_return",
     "line_claim",
     "line_create",
+    "line_create_drawn",
+    "line_delete",
     "line_disagreement_refresh",
     "line_flag",
     "line_flag_decide",
     "line_priority_refresh",
     "line_review",
     "line_sample_key",
+    "line_split",
+    "lines_merge",
     "login_failure_record",
     "login_success_record",
     "login_throttle_check",
@@ -100,6 +111,7 @@ __all__ = [
     "model_version_base_create",
     "model_version_promote",
     "model_version_rescore_request",
+    "page_reading_order_set",
     "password_change",
     "password_reset_confirm",
     "password_reset_request",
