@@ -419,6 +419,7 @@ def _line_from_crop(
     document: Document | None = None,
     external_id: str = "",
     region_id: str = "",
+    baseline: list[list[int]] | None = None,
 ) -> Line:
     height, width = crop.shape[:2]
     line = line_create(
@@ -434,6 +435,7 @@ def _line_from_crop(
         document=document,
         external_id=external_id,
         region_id=region_id,
+        baseline=baseline,
     )
     stored.add(line.crop.name)
     return line
@@ -529,6 +531,7 @@ def _page_from_xml(group: _Group, xml_page: XmlPage, report: _Report) -> str:
                 reading_order=parsed_line.reading_order,
                 external_id=parsed_line.id,
                 region_id=parsed_line.region_id or "",
+                baseline=[list(point) for point in parsed_line.baseline],
             )
             report.lines_created += 1
             _text_transcription(line, parsed_line.text, report)

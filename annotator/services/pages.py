@@ -138,10 +138,8 @@ def _new_line(page: Page, gray: np.ndarray, polygon: list[Point], *, baseline: l
         height=crop.shape[0],
         polygon=polygon,
         bbox=bbox,
+        baseline=baseline,
     )
-    if baseline:
-        Line.objects.filter(pk=line.pk).update(baseline=baseline)
-        line.baseline = baseline
     return line
 
 
