@@ -624,6 +624,28 @@ class ImportJob(Job):
         return f"import {self.pk} into {self.project} ({self.status})"
 
 
+class ResegmentJob(Job):
+    """Cutting a page, or every page of a document, into lines again with other
+    segmenter settings (``recognition.pages.SegmentConfig``); ``jobs.segmentation``."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="resegments")
+    # One page, or every page of one document.
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    # Named config, not settings: a field named settings would hide django.conf.settings in the class body.
+    config = models.JSONField(default=dict, blank=True, help_text="SegmentConfig fields that differ from defaults.")
+    report = models.JSONField(
+        default=dict, blank=True, help_text="per page: lines_before, lines_after, texts_kept, lines_kept, skipped"
+    )
+
+    class Meta:
+        ordering = ["project", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"re-segmentation {self.pk} of {self.project} ({self.status})"
+
+
 class ExportJob(Job):
     class Scope(models.TextChoices):
         ALL = "all", "all lines (the best text of each)"

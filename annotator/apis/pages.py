@@ -15,10 +15,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.apis.common import ERRORS, MAX_INTEGER, ImageRenderer, stored_image_response
-from annotator.models import Line, Page
+from annotator.models import Document, Line, Page
 from annotator.permissions import REVIEW_ROLES, membership_require
-from annotator.selectors import LINE_STATES, line_get, page_get, page_lines
-from annotator.services import line_create_drawn, line_delete, line_split, lines_merge, page_reading_order_set
+from annotator.selectors import LINE_STATES, document_get, line_get, page_get, page_lines
+from annotator.services import (
+    SEGMENT_SETTINGS,
+    line_create_drawn,
+    line_delete,
+    line_split,
+    lines_merge,
+    page_reading_order_set,
+    resegment_job_create,
+)
 from annotator.services.pages import MAX_POLYGON_POINTS
 
 MAX_PAGE_LINES = 5000
@@ -223,3 +231,59 @@ def line_delete_response(request: Request, line_id: int) -> Response:
     line, page = _line_page(request, line_id)
     line_delete(line=line, user=request.user)
     return Response(PageOutput(page_payload(request, page)).data)
+
+
+class ResegmentInput(serializers.Serializer):
+    settings = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="Segmenter settings that differ from the defaults: "
+        + ", ".join(name for name in SEGMENT_SETTINGS)
+        + " (recognition.pages.SegmentConfig).",
+    )
+
+
+class ResegmentJobOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    page = serializers.IntegerField(source="page_id", allow_null=True)
+    document = serializers.IntegerField(source="document_id", allow_null=True)
+    settings = serializers.DictField(source="config")
+    progress = serializers.DictField()
+    report = serializers.DictField()
+    error = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+
+
+RESEGMENT_DESCRIPTION = (
+    "Reviewers and admins: cut {what} into lines again with these settings, on the worker. New lines replace "
+    "those nobody typed on; a line with a person's text keeps it on the new line that overlaps it (IoU >= 0.5, or "
+    "mostly inside it), or stays as it is. A page where a labeler is working on a line is left as it is."
+)
+
+
+def _resegment(request: Request, *, page: Page | None = None, document: Document | None = None) -> Response:
+    data = ResegmentInput(data=request.data)
+    data.is_valid(raise_exception=True)
+    job = resegment_job_create(user=request.user, page=page, document=document, config=data.validated_data["settings"])
+    return Response(ResegmentJobOutput(job).data, status=202)
+
+
+class PageResegmentApi(APIView):
+    @extend_schema(
+        request=ResegmentInput,
+        responses={202: ResegmentJobOutput, 400: ERRORS[400], 403: ERRORS[403], 404: ERRORS[404]},
+        description=RESEGMENT_DESCRIPTION.format(what="the page"),
+    )
+    def post(self, request: Request, page_id: int) -> Response:
+        return _resegment(request, page=page_get(page_id=page_id, user=request.user))
+
+
+class DocumentResegmentApi(APIView):
+    @extend_schema(
+        request=ResegmentInput,
+        responses={202: ResegmentJobOutput, 400: ERRORS[400], 403: ERRORS[403], 404: ERRORS[404]},
+        description=RESEGMENT_DESCRIPTION.format(what="every page of the document"),
+    )
+    def post(self, request: Request, document_id: int) -> Response:
+        return _resegment(request, document=document_get(document_id=document_id, user=request.user))

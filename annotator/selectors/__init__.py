@@ -40,7 +40,7 @@ from annotator.selectors.documents import (
     document_list,
     line_search,
 )
-from annotator.selectors.pages import LINE_STATES, PageLineView, page_get, page_lines
+from annotator.selectors.pages import LINE_STATES, PageLineView, document_get, page_get, page_lines
 from annotator.selectors.team import LabelerDay, Member, day_start, project_members, team_stats
 from recognition.base import base_names, base_path
 
@@ -55,6 +55,7 @@ __all__ = [  # the split-out reads, beside everything defined below
     "PageLineView",
     "PageProgress",
     "SearchHit",
+    "document_get",
     "document_list",
     "line_search",
     "page_get",

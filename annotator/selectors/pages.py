@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from annotator.errors import NotFoundError
-from annotator.models import Line, ModelVersion, Page, Prediction, Transcription
+from annotator.models import Document, Line, ModelVersion, Page, Prediction, Transcription
 from annotator.permissions import REVIEW_ROLES, AnyUser, membership_require, user_pk
 
 # A line's state in the page view, coloured by the UI.
@@ -27,6 +27,15 @@ def page_get(*, page_id: int, user: AnyUser, roles: frozenset[str] = REVIEW_ROLE
         raise NotFoundError("No such page.")
     membership_require(project=page.document.project_id, user=user, roles=roles)
     return page
+
+
+def document_get(*, document_id: int, user: AnyUser, roles: frozenset[str] = REVIEW_ROLES) -> Document:
+    """One document of the user's projects, for ``roles`` (404 for outsiders, 403 for other roles)."""
+    document = Document.objects.filter(pk=document_id, project__memberships__user_id=user_pk(user)).first()
+    if document is None:
+        raise NotFoundError("No such document.")
+    membership_require(project=document.project_id, user=user, roles=roles)
+    return document
 
 
 def _state(line: Line) -> str:

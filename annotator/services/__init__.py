@@ -58,6 +58,7 @@ from annotator.services.projects import (
 )
 from annotator.services.review import line_review
 from annotator.services.schedules import training_schedule_set
+from annotator.services.segmentation import SEGMENT_SETTINGS, resegment_job_create, segment_config_clean
 from annotator.services.training import (
     TrainingError,
     model_version_promote,
@@ -74,6 +75,7 @@ __all__ = [
     "MAX_FLAG_COMMENT",
     "MAX_LEASES_PER_LABELER",
     "MAX_TEXT_LENGTH",
+    "SEGMENT_SETTINGS",
     "AlphabetGroup",
     "ProjectAbout",
     "ProjectSettings",
@@ -123,6 +125,8 @@ __all__ = [
     "project_files",
     "project_languages_clean",
     "project_settings_update",
+    "resegment_job_create",
+    "segment_config_clean",
     "text_modernise",
     "training_run_cancel",
     "training_run_request",

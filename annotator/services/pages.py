@@ -57,7 +57,8 @@ def _lines_lock(ids: Sequence[int], page: Page) -> list[Line]:
     return locked
 
 
-def _has_human_text(line: Line) -> bool:
+def line_has_human_text(line: Line) -> bool:
+    """Whether a person typed anything on ``line``: a text that is not the model's, or a non-empty draft."""
     return (
         line.transcriptions.exclude(status=Transcription.Status.DRAFT)
         .exclude(source=Transcription.Source.MODEL_ACCEPTED)
@@ -152,7 +153,7 @@ def line_delete(*, line: Line, user: AnyUser) -> None:
     _page_require(page, user)
     with transaction.atomic():
         (locked,) = _lines_lock([line.pk], page)
-        if _has_human_text(locked):
+        if line_has_human_text(locked):
             raise ConflictError(
                 "This line has a person's text, which would be lost; flag it 'not a text line' instead."
             )
