@@ -1,5 +1,6 @@
 """The page view in the browser: a reviewer opens a page from the documents list,
-splits a line where they click and merges the two parts again."""
+splits a line where they click, merges the two parts again and asks for the page
+to be cut again with other settings."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
-from annotator.models import Line, Membership
+from annotator.models import Line, Membership, ResegmentJob
 from tests.annotator.factories import make_member, make_project
 from tests.annotator.test_pages import make_page
 from tests.frontend.conftest import log_in, screenshot
@@ -15,7 +16,7 @@ from tests.frontend.conftest import log_in, screenshot
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("media_root")]
 
 
-def test_a_reviewer_splits_a_line_and_merges_it_again(
+def test_a_reviewer_splits_a_line_merges_it_again_and_asks_for_a_new_cut(
     page: Page, context: BrowserContext, live_server: LiveServer
 ) -> None:
     project = make_project()
@@ -53,3 +54,9 @@ def test_a_reviewer_splits_a_line_and_merges_it_again(
     assert merged.pk == first_id
     assert merged.bbox == [20, 20, 581, 61]
     expect(page.locator(f'polygon[data-line-id="{first_id}"]')).to_have_class("line-shape state-unlabeled selected")
+
+    page.get_by_text("Re-segment the page").click()
+    page.get_by_label("Padding around a line (px)").fill("6")
+    page.get_by_role("button", name="Re-segment this page").click()
+    expect(page.locator("#status")).to_contain_text("Re-segmentation queued")
+    assert ResegmentJob.objects.get().config == {"padding": 6}

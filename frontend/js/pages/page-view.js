@@ -43,7 +43,7 @@ export async function render(main, {project}) {
     deleteButton, mergeButton);
   const editor = h('div', {class: 'page-line-editor card'});
   const order = h('ol', {class: 'reading-order', 'aria-label': 'Reading order'});
-  const side = h('aside', {class: 'page-side'}, editor, h('h2', {}, 'Reading order'), order);
+  const side = h('aside', {class: 'page-side'}, editor, h('h2', {}, 'Reading order'), order, resegmentForm());
 
   function scale() {
     if (!data) return 1;
@@ -196,6 +196,31 @@ export async function render(main, {project}) {
       });
       return item;
     }));
+  }
+
+  // Cutting the page again with other settings, on the worker: lines nobody typed
+  // on are replaced; typed ones keep their text on the new line over them.
+  function resegmentForm() {
+    const field = (name, label, attrs) => h('p', {}, h('label', {for: `seg-${name}`}, label), ' ',
+      h('input', {id: `seg-${name}`, name, type: 'number', ...attrs}));
+    const form = h('form', {class: 'resegment'},
+      field('min_contrast', 'Ink contrast (gray levels)', {min: 1, max: 255, value: 35}),
+      field('padding', 'Padding around a line (px)', {min: 0, max: 100, value: 4}),
+      field('split_ratio', 'Split touching lines at valleys below (0–1)', {min: 0, max: 1, step: 0.05, value: 0.5}),
+      h('p', {}, h('label', {}, h('input', {type: 'checkbox', name: 'deskew', checked: true}), ' Straighten a skewed page')),
+      h('button', {type: 'submit'}, 'Re-segment this page'));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const settings = {deskew: form.elements.deskew.checked};
+      for (const name of ['min_contrast', 'padding', 'split_ratio']) settings[name] = Number(form.elements[name].value);
+      try {
+        await api.post(`/api/pages/${pageId}/resegment`, {settings});
+        announce('Re-segmentation queued: reload the page when the worker is done.', {timeout: 8000});
+      } catch (error) {
+        showError(error.message);
+      }
+    });
+    return h('details', {}, h('summary', {}, 'Re-segment the page'), form);
   }
 
   function setOrder(ids) {
