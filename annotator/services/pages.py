@@ -29,7 +29,7 @@ from django.utils import timezone
 from annotator.crops import crop_png, crop_polygon, page_gray
 from annotator.enqueue import PREDICTION_BATCH_STORE, task_send_on_commit
 from annotator.errors import ConflictError, InvalidInputError
-from annotator.models import Line, LineFlag, Page, Prediction, Transcription
+from annotator.models import Line, LineFlag, Page, Prediction, ReviewAction, Transcription
 from annotator.permissions import REVIEW_ROLES, AnyUser, membership_require
 from annotator.selectors import project_active_model
 from annotator.services.labeling import line_create
@@ -244,10 +244,12 @@ def _hull(points: Sequence[Sequence[int]]) -> list[Point]:
 
 def lines_merge(*, ids: Sequence[int], user: AnyUser) -> Line:
     """Merge lines of one page into the first of them in reading order; the
-    others' transcriptions and flags move onto it as history, and they go."""
+    others' transcriptions, flags and review actions move onto it as history,
+    and they go. One person's drafts on several of them become one draft, their
+    texts joined in reading order."""
     if len(set(ids)) < 2:
         raise InvalidInputError("Merge at least two lines.", fields={"ids": ["At least two lines."]})
-    first = Line.objects.select_related("page__document").filter(pk__in=ids).first()
+    first = Line.objects.select_related("page__document").filter(pk=ids[0]).first()
     if first is None or first.page is None:
         raise InvalidInputError("Only lines cut from a page can be merged.", fields={"ids": ["No such lines."]})
     page = first.page
@@ -260,14 +262,35 @@ def lines_merge(*, ids: Sequence[int], user: AnyUser) -> Line:
         baseline = sorted((list(p) for line in locked for p in (line.baseline or [])), key=lambda p: p[0])
         _line_cut(kept, gray, outline, baseline=baseline)
         gone = [other.pk for other in others]
+        _drafts_join(locked)
         Transcription.objects.filter(line_id__in=gone).update(line=kept)
         LineFlag.objects.filter(line_id__in=gone).update(line=kept)
+        ReviewAction.objects.filter(line_id__in=gone).update(line=kept)
         Line.objects.filter(pk__in=gone).delete()
         _line_reset(kept)
         _renumber(page)
         _rescore(page, [kept.pk])
     kept.refresh_from_db()
     return kept
+
+
+def _drafts_join(lines: Sequence[Line]) -> None:
+    """One draft per author on the first of ``lines`` (the constraint
+    transcription_one_draft_per_author): an author's drafts on the others are
+    joined onto it, in the lines' order, and the rest removed."""
+    drafts: dict[int | None, list[Transcription]] = {}
+    position = {line.pk: index for index, line in enumerate(lines)}
+    rows = Transcription.objects.filter(line__in=lines, status=Transcription.Status.DRAFT)
+    for draft in sorted(rows, key=lambda row: position[row.line_id]):
+        drafts.setdefault(draft.author_id, []).append(draft)
+    for own in drafts.values():
+        if len(own) < 2:
+            continue
+        keep, extra = own[0], own[1:]
+        keep.text = " ".join(part for part in (draft.text.strip() for draft in own) if part)
+        keep.line_id = lines[0].pk
+        keep.save(update_fields=["text", "line"])
+        Transcription.objects.filter(pk__in=[draft.pk for draft in extra]).delete()
 
 
 def _box_points(bbox: Sequence[int] | None) -> list[Point]:

@@ -244,3 +244,18 @@ def test_merging_lines_of_two_pages_is_refused(world: tuple[Page, User]) -> None
 
     assert response.status_code == 400
     assert Line.objects.filter(pk=elsewhere.pk).exists()
+
+
+def test_one_persons_drafts_on_merged_lines_become_one_draft_with_both_texts(world: tuple[Page, User]) -> None:
+    page, reviewer = world
+    first, second = page_lines(page)
+    writer = make_member(page.document.project)
+    for line, text in ((first, "upper"), (second, "lower")):
+        Transcription.objects.create(line=line, author=writer, status=Transcription.Status.DRAFT, text=text)
+
+    response = as_user(reviewer).post(reverse("line-merge", args=[first.pk]), {"ids": [second.pk]}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert list(Transcription.objects.values_list("line_id", "author_id", "status", "text")) == [
+        (first.pk, writer.pk, "draft", "upper lower")
+    ]
