@@ -110,6 +110,7 @@ urlpatterns = [
     path("api/pages/<id:page_id>/reading-order", pages.PageReadingOrderApi.as_view(), name="page-reading-order"),
     path("api/pages/<id:page_id>/resegment", pages.PageResegmentApi.as_view(), name="page-resegment"),
     path("api/documents/<id:document_id>/resegment", pages.DocumentResegmentApi.as_view(), name="document-resegment"),
+    path("api/resegment-jobs/<id:job_id>", pages.ResegmentJobDetailApi.as_view(), name="resegment-job-detail"),
     path(f"{LINE}/split", pages.LineSplitApi.as_view(), name="line-split"),
     path(f"{LINE}/merge", pages.LineMergeApi.as_view(), name="line-merge"),
     # review and the team's statistics

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from annotator.apis.common import ERRORS, MAX_INTEGER, ImageRenderer, stored_image_response
 from annotator.models import Document, Line, Page
 from annotator.permissions import REVIEW_ROLES, membership_require
-from annotator.selectors import LINE_STATES, document_get, line_get, page_get, page_lines
+from annotator.selectors import LINE_STATES, document_get, line_get, page_get, page_lines, resegment_job_get
 from annotator.services import (
     SEGMENT_SETTINGS,
     line_create_drawn,
@@ -287,3 +287,12 @@ class DocumentResegmentApi(APIView):
     )
     def post(self, request: Request, document_id: int) -> Response:
         return _resegment(request, document=document_get(document_id=document_id, user=request.user))
+
+
+class ResegmentJobDetailApi(APIView):
+    @extend_schema(
+        responses={200: ResegmentJobOutput, 403: ERRORS[403], 404: ERRORS[404]},
+        description="Reviewers and admins: a re-segmentation's status, progress and, per page, what changed.",
+    )
+    def get(self, request: Request, job_id: int) -> Response:
+        return Response(ResegmentJobOutput(resegment_job_get(job_id=job_id, user=request.user)).data)

@@ -40,7 +40,14 @@ from annotator.selectors.documents import (
     document_list,
     line_search,
 )
-from annotator.selectors.pages import LINE_STATES, PageLineView, document_get, page_get, page_lines
+from annotator.selectors.pages import (
+    LINE_STATES,
+    PageLineView,
+    document_get,
+    page_get,
+    page_lines,
+    resegment_job_get,
+)
 from annotator.selectors.team import LabelerDay, Member, day_start, project_members, team_stats
 from recognition.base import base_names, base_path
 
@@ -61,6 +68,7 @@ __all__ = [  # the split-out reads, beside everything defined below
     "page_get",
     "page_lines",
     "project_members",
+    "resegment_job_get",
     "team_stats",
 ]
 

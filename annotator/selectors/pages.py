@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from annotator.errors import NotFoundError
-from annotator.models import Document, Line, ModelVersion, Page, Prediction, Transcription
+from annotator.models import Document, Line, ModelVersion, Page, Prediction, ResegmentJob, Transcription
 from annotator.permissions import REVIEW_ROLES, AnyUser, membership_require, user_pk
 
 # A line's state in the page view, coloured by the UI.
@@ -36,6 +36,15 @@ def document_get(*, document_id: int, user: AnyUser, roles: frozenset[str] = REV
         raise NotFoundError("No such document.")
     membership_require(project=document.project_id, user=user, roles=roles)
     return document
+
+
+def resegment_job_get(*, job_id: int, user: AnyUser) -> ResegmentJob:
+    """A re-segmentation of one of the user's projects, for reviewers and admins."""
+    job = ResegmentJob.objects.filter(pk=job_id, project__memberships__user_id=user_pk(user)).first()
+    if job is None:
+        raise NotFoundError("No such re-segmentation.")
+    membership_require(project=job.project_id, user=user, roles=REVIEW_ROLES)
+    return job
 
 
 def _state(line: Line) -> str:

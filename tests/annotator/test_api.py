@@ -32,6 +32,7 @@ from annotator.models import (
     ModelVersion,
     Page,
     Project,
+    ResegmentJob,
     TrainingRun,
     Transcription,
 )
@@ -76,6 +77,7 @@ PAGE_ROUTES = {
     "line-merge",
     "page-resegment",
     "document-resegment",
+    "resegment-job-detail",
 }
 API_NAMES = {
     "me",
@@ -152,10 +154,12 @@ def calls(project: Project, line: Line) -> list[tuple[str, str, str]]:
     ids["document_id"] = Page.objects.get(pk=ids["page_id"]).document_id
     import_job = ImportJob.objects.create(project=project)
     export_job = ExportJob.objects.create(project=project, format="text", status="succeeded", file="exports/x.zip")
+    resegment_job = ResegmentJob.objects.create(project=project)
     out = []
     for pattern in api_patterns():
         view = pattern.callback.cls  # type: ignore[attr-defined]
-        ids["job_id"] = import_job.pk if str(pattern.name).startswith("import") else export_job.pk
+        jobs = {"import": import_job.pk, "resegment": resegment_job.pk}
+        ids["job_id"] = jobs.get(str(pattern.name).split("-")[0], export_job.pk)
         kwargs = {name: ids[name] for name in pattern.pattern.converters}
         url = reverse(pattern.name, kwargs=kwargs)
         out += [

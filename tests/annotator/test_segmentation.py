@@ -156,6 +156,9 @@ def test_a_document_is_resegmented_over_the_api_by_reviewers_only(
     job = ResegmentJob.objects.get()
     assert (job.status, job.progress) == ("succeeded", {"done": 2, "total": 2})
     assert [page["lines_after"] for page in job.report["pages"]] == [4, 4]
+    shown = reviewer.get(reverse("resegment-job-detail", args=[job.pk])).json()
+    assert (shown["status"], shown["report"]["pages"][1]["page"]) == ("succeeded", second.pk)
+    assert labeler.get(reverse("resegment-job-detail", args=[job.pk])).status_code == 403
     assert resegment_job_run(job=job).status == "succeeded"  # a second delivery changes nothing
     assert Line.objects.filter(page=second).count() == 4
 

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
+from annotator.jobs.segmentation import resegment_job_run
 from annotator.models import Line, Membership, ResegmentJob
 from tests.annotator.factories import make_member, make_project
 from tests.annotator.test_pages import make_page
@@ -59,4 +60,9 @@ def test_a_reviewer_splits_a_line_merges_it_again_and_asks_for_a_new_cut(
     page.get_by_label("Padding around a line (px)").fill("6")
     page.get_by_role("button", name="Re-segment this page").click()
     expect(page.locator("#status")).to_contain_text("Re-segmentation queued")
-    assert ResegmentJob.objects.get().config == {"padding": 6}
+    job = ResegmentJob.objects.get()
+    assert job.config == {"padding": 6}
+    # The worker's part, run here; the page polls the job and redraws the lines.
+    assert resegment_job_run(job=job).status == "succeeded"
+    expect(page.locator("#status")).to_contain_text("Re-segmented:", timeout=10000)
+    expect(shapes).to_have_count(Line.objects.filter(page=stored).count())

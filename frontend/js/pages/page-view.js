@@ -4,7 +4,7 @@
 // click, draw a new one (drag a box), and change the reading order (drag in the
 // list, or the up and down buttons). Every fix answers with the page as it now is.
 
-import {api} from '../api.js';
+import {api, poll} from '../api.js';
 import {announce, h, replace, showError, svg, uuid4} from '../dom.js';
 
 const ZOOMS = [0.25, 0.33, 0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 3];
@@ -214,8 +214,15 @@ export async function render(main, {project}) {
       const settings = {deskew: form.elements.deskew.checked};
       for (const name of ['min_contrast', 'padding', 'split_ratio']) settings[name] = Number(form.elements[name].value);
       try {
-        await api.post(`/api/pages/${pageId}/resegment`, {settings});
-        announce('Re-segmentation queued: reload the page when the worker is done.', {timeout: 8000});
+        const job = await api.post(`/api/pages/${pageId}/resegment`, {settings});
+        announce('Re-segmentation queued; the page is redrawn when the worker is done.', {timeout: 8000});
+        const done = await poll(`/api/resegment-jobs/${job.id}`, {every: 1500, done: (value) => ['succeeded', 'failed'].includes(value.status)});
+        if (done.status === 'failed') return showError(`The re-segmentation failed: ${done.error}`);
+        const [report] = done.report.pages;
+        show(await api.get(`/api/pages/${pageId}`));
+        announce(report?.skipped
+          ? `Not re-segmented: ${report.skipped}.`
+          : `Re-segmented: ${report.lines_after} lines (was ${report.lines_before}); ${report.texts_kept} texts kept on new lines, ${report.lines_kept} typed lines kept as they were.`, {timeout: 8000});
       } catch (error) {
         showError(error.message);
       }
