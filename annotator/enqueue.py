@@ -29,6 +29,7 @@ PREDICTIONS_REFRESH = "annotator.tasks.predictions_refresh"
 PREDICTION_BATCH_STORE = "annotator.tasks.prediction_batch_store"
 IMPORT_JOB_RUN = "annotator.tasks.import_job_run"
 EXPORT_JOB_RUN = "annotator.tasks.export_job_run"
+RESEGMENT_JOB_RUN = "annotator.tasks.resegment_job_run"
 
 TaskArgument = int | list[int] | None
 

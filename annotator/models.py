@@ -266,6 +266,9 @@ class Line(models.Model):
     height = models.PositiveIntegerField()
     polygon = models.JSONField(default=list, blank=True, help_text="[[x, y], ...] on the page, if known.")
     bbox = models.JSONField(null=True, blank=True, help_text="[x0, y0, x1, y1] on the page, if known.")
+    baseline = models.JSONField(
+        default=list, blank=True, help_text="[[x, y], ...] on the page, left to right, if known (PAGE/ALTO)."
+    )
     reading_order = models.PositiveIntegerField(default=0, help_text="Position of the line on its page.")
     split = models.CharField(max_length=8, choices=Split.choices, editable=False)
     # Uniform in [0, 1) from a hash of ``key``: below eval_share means eval; the
@@ -619,6 +622,28 @@ class ImportJob(Job):
 
     def __str__(self) -> str:
         return f"import {self.pk} into {self.project} ({self.status})"
+
+
+class ResegmentJob(Job):
+    """Cutting a page, or every page of a document, into lines again with other
+    segmenter settings (``recognition.pages.SegmentConfig``); ``jobs.segmentation``."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="resegments")
+    # One page, or every page of one document.
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    # Named config, not settings: a field named settings would hide django.conf.settings in the class body.
+    config = models.JSONField(default=dict, blank=True, help_text="SegmentConfig fields that differ from defaults.")
+    report = models.JSONField(
+        default=dict, blank=True, help_text="per page: lines_before, lines_after, texts_kept, lines_kept, skipped"
+    )
+
+    class Meta:
+        ordering = ["project", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"re-segmentation {self.pk} of {self.project} ({self.status})"
 
 
 class ExportJob(Job):

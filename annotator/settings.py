@@ -191,6 +191,7 @@ CELERY_TASK_ROUTES = {
     "annotator.tasks.training_run_execute": {"queue": "gpu"},
     "annotator.tasks.import_job_run": {"queue": "interactive"},
     "annotator.tasks.export_job_run": {"queue": "interactive"},
+    "annotator.tasks.resegment_job_run": {"queue": "interactive"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -19,8 +19,8 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from annotator import services
-from annotator.jobs import exports, imports, recovery, scoring, training
-from annotator.models import ExportJob, ImportJob, ModelVersion, Project, TrainingRun
+from annotator.jobs import exports, imports, recovery, scoring, segmentation, training
+from annotator.models import ExportJob, ImportJob, ModelVersion, Project, ResegmentJob, TrainingRun
 from annotator.selectors import verified_lines_since_last_model
 
 # A database restart or a dropped connection: worth retrying with backoff.
@@ -97,6 +97,14 @@ def import_job_run(job_id: int) -> str:
     if job is None:
         return "missing"
     return imports.import_job_run(job=job).status
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)
+def resegment_job_run(job_id: int) -> str:
+    job = ResegmentJob.objects.select_related("project", "page", "document").filter(pk=job_id).first()
+    if job is None:
+        return "missing"
+    return segmentation.resegment_job_run(job=job).status
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)

@@ -12,6 +12,7 @@ from annotator.apis import (
     imports,
     labeling,
     members,
+    pages,
     passwords,
     projects,
     review,
@@ -102,6 +103,16 @@ urlpatterns = [
     path(f"{PROJECT}/documents", documents.DocumentListApi.as_view(), name="document-list"),
     path(f"{PROJECT}/search", documents.LineSearchApi.as_view(), name="line-search"),
     path(LINE, documents.LineDetailApi.as_view(), name="line-detail"),
+    # the page view: a page's lines and the fixes to its cut
+    path("api/pages/<id:page_id>", pages.PageDetailApi.as_view(), name="page-detail"),
+    path("api/pages/<id:page_id>/image", pages.PageImageApi.as_view(), name="page-image"),
+    path("api/pages/<id:page_id>/lines", pages.PageLineListApi.as_view(), name="page-line-list"),
+    path("api/pages/<id:page_id>/reading-order", pages.PageReadingOrderApi.as_view(), name="page-reading-order"),
+    path("api/pages/<id:page_id>/resegment", pages.PageResegmentApi.as_view(), name="page-resegment"),
+    path("api/documents/<id:document_id>/resegment", pages.DocumentResegmentApi.as_view(), name="document-resegment"),
+    path("api/resegment-jobs/<id:job_id>", pages.ResegmentJobDetailApi.as_view(), name="resegment-job-detail"),
+    path(f"{LINE}/split", pages.LineSplitApi.as_view(), name="line-split"),
+    path(f"{LINE}/merge", pages.LineMergeApi.as_view(), name="line-merge"),
     # review and the team's statistics
     path(f"{PROJECT}/review", review.ReviewListApi.as_view(), name="review-list"),
     path(f"{PROJECT}/team-stats", team.TeamStatsApi.as_view(), name="team-stats"),
@@ -128,5 +139,6 @@ urlpatterns = [
         views.app_shell,
         name="ui-project",
     ),
+    re_path(r"^projects/(?P<project_id>[0-9]+)/pages/(?P<page_id>[0-9]{1,18})$", views.app_shell, name="ui-page-view"),
     re_path(r"^projects/(?P<project_id>[0-9]+)/lines/(?P<line_id>[0-9]{1,18})$", views.app_shell, name="ui-line"),
 ]

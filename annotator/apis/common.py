@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 import logging
+import mimetypes
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.db import DataError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.db.models.fields.files import FieldFile
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers
@@ -264,3 +266,15 @@ class NamedOutput(serializers.Serializer):
 
     name = serializers.CharField()
     description = serializers.CharField()
+
+
+def stored_image_response(image: FieldFile, *, what: str) -> FileResponse:
+    """A member's image (a line crop, a page) from storage; ``what`` names it in the 404."""
+    name = image.name
+    if not name or not image.storage.exists(name):
+        raise exceptions.NotFound(f"The image of this {what} is missing from storage.")
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    response = FileResponse(image.open("rb"), content_type=content_type)
+    # Images are private to project members: no shared caches.
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

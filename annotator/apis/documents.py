@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.apis.common import ERRORS, MAX_INTEGER, PredictionOutput, TranscriptionOutput
+from annotator.apis.pages import PageOutput, line_delete_response
 from annotator.models import Line
 from annotator.selectors import (
     DOCUMENTS_PAGE_MAX,
@@ -160,3 +161,11 @@ class LineDetailApi(APIView):
             "prediction": line_prediction(line=line),
         }
         return Response(LineDetailOutput(payload).data)
+
+    @extend_schema(
+        responses={200: PageOutput, 403: ERRORS[403], 404: ERRORS[404], 409: ERRORS[409]},
+        description="Reviewers and admins: delete a line cut by mistake from its page (refused for a line with a "
+        "person's text: flag it 'not a text line' instead). Returns the page as the page view shows it.",
+    )
+    def delete(self, request: Request, line_id: int) -> Response:
+        return line_delete_response(request, line_id)

@@ -7,8 +7,6 @@ result; membership is enforced by those calls, not here.
 
 from __future__ import annotations
 
-import mimetypes
-
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -27,6 +25,7 @@ from annotator.apis.common import (
     TranscriptionOutput,
     line_payload,
     line_payloads,
+    stored_image_response,
 )
 from annotator.apis.parsers import JSONParser
 from annotator.line_context import line_context_png
@@ -265,14 +264,7 @@ class LineImageApi(APIView):
     @extend_schema(responses={(200, "image/*"): OpenApiResponse(description="The line crop"), 404: ERRORS[404]})
     def get(self, request: Request, line_id: int) -> FileResponse:
         line = line_get(line_id=line_id, user=request.user)
-        name = line.crop.name
-        if not name or not line.crop.storage.exists(name):
-            raise exceptions.NotFound("The image of this line is missing from storage.")
-        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        response = FileResponse(line.crop.open("rb"), content_type=content_type)
-        # Crops are private to project members: no shared caches.
-        response["Cache-Control"] = "private, max-age=3600"
-        return response
+        return stored_image_response(line.crop, what="line")
 
 
 class LineContextApi(APIView):

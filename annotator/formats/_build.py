@@ -87,8 +87,10 @@ class LineCollector:
         text: str | None,
         confidence: float | None,
         region_id: str | None = None,
+        baseline: Sequence[tuple[float, float]] | None = None,
     ) -> None:
-        """One line in reading order; ``problem`` (or no points) skips it with a warning."""
+        """One line in reading order; ``problem`` (or no points) skips it with a warning.
+        ``baseline``: its points when the file has them (fewer than two: none)."""
         self._seen += 1
         if self._seen > MAX_LINES_PER_PAGE:
             raise FormatError(f"{self.name}: more than {MAX_LINES_PER_PAGE} lines on one page, refused")
@@ -122,6 +124,7 @@ class LineCollector:
                 confidence=confidence if cleaned is not None else None,
                 reading_order=len(self.lines),
                 region_id=(region_id or "").strip() or None,
+                baseline=_baseline(baseline or [], self.width, self.height),
             )
         )
 
@@ -130,6 +133,18 @@ class LineCollector:
         if image_size is not None:
             page = fit_page(page, *image_size)
         return page
+
+
+def _baseline(points: Sequence[tuple[float, float]], width: int, height: int) -> list[Point]:
+    """A baseline on the pixel grid inside the page, left to right; [] unless it has two points."""
+    clipped = clip_polygon(points, width, height)
+    return sorted(clipped) if len(clipped) >= 2 else []
+
+
+def export_baseline(baseline: Sequence[Point]) -> list[Point]:
+    """The baseline to write (negatives clipped): [] unless it has two distinct points."""
+    points = [(max(0, x), max(0, y)) for x, y in baseline]
+    return points if len(set(points)) >= 2 else []
 
 
 def export_polygon(line_id: str, polygon: list[Point], bbox: tuple[int, int, int, int] | None) -> list[Point]:

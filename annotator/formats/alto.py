@@ -30,7 +30,14 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
-from annotator.formats._build import LineCollector, export_polygon, parse_dimension, root_element, xml_safe
+from annotator.formats._build import (
+    LineCollector,
+    export_baseline,
+    export_polygon,
+    parse_dimension,
+    root_element,
+    xml_safe,
+)
 from annotator.formats.layout import (
     FormatError,
     LineExport,
@@ -108,6 +115,7 @@ def alto_from_root(root: ET.Element, *, name: str, image_size: tuple[int, int] |
             text=text,
             confidence=confidence,
             region_id=block_of.get(id(line)),
+            baseline=_baseline(line),
         )
     result = collector.page(image_filename, None)
     return fit_page(result, *image_size) if image_size is not None else result
@@ -118,6 +126,22 @@ def _number(element: ET.Element, attribute: str) -> float | None:
         return float(element.get(attribute, ""))
     except ValueError:
         return None
+
+
+def _baseline(line: ET.Element) -> list[tuple[float, float]]:
+    """``BASELINE``: points (ALTO 4.2, ``x,y x,y``) or one y across the line's width
+    (earlier versions); [] without one or when it does not parse."""
+    raw = line.get("BASELINE", "").strip()
+    if not raw:
+        return []
+    try:
+        if "," in raw or " " in raw:
+            return parse_points(raw)
+        y = float(raw)
+    except ValueError:
+        return []
+    x, w = _number(line, "HPOS"), _number(line, "WIDTH")
+    return [] if x is None or w is None else [(x, y), (x + w, y)]
 
 
 def _outline(line: ET.Element) -> tuple[list[tuple[float, float]] | None, str | None]:
@@ -223,6 +247,9 @@ def _write_line(
     block: ET.Element, line: LineExport, line_id: str, polygon: list[Point], *, tag: str | None = None
 ) -> None:
     attributes = {"ID": line_id, **_box(bbox_of(polygon))}
+    baseline = export_baseline(line.baseline)
+    if baseline:
+        attributes["BASELINE"] = " ".join(f"{x},{y}" for x, y in baseline)  # ALTO 4.2 points
     if tag is not None:
         attributes["TAGREFS"] = tag  # the line's flag, an OtherTag in Tags
     line_el = ET.SubElement(block, "TextLine", attributes)

@@ -46,6 +46,8 @@ class ParsedLine:
     reading_order: int
     # The id of the region (PAGE TextRegion, ALTO TextBlock) the line is in; None outside one.
     region_id: str | None = None
+    # The line's baseline (PAGE Baseline, ALTO BASELINE), left to right; empty when the file has none.
+    baseline: list[Point] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ class LineExport:
     char_confidences: list[float] | None = None
     flag: LineFlagExport | None = None
     region_id: str | None = None
+    # Written as PAGE Baseline and ALTO BASELINE when it has two points or more.
+    baseline: list[Point] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -218,7 +222,16 @@ def fit_page(page: ParsedPage, width: int, height: int) -> ParsedPage:
         if reason is not None:
             warnings.append(f"line {line.id} skipped: outside the image once fitted (polygon {reason})")
             continue
-        lines.append(replace(line, polygon=polygon, bbox=bbox_of(polygon), reading_order=len(lines)))
+        baseline = clip_polygon(((x * sx, y * sy) for x, y in line.baseline), width, height)
+        lines.append(
+            replace(
+                line,
+                polygon=polygon,
+                bbox=bbox_of(polygon),
+                reading_order=len(lines),
+                baseline=baseline if len(baseline) >= 2 else [],
+            )
+        )
     return ParsedPage(page.image_filename, width, height, lines, warnings)
 
 

@@ -3,7 +3,7 @@
 Reading accepts every namespace version (2009-03-16 to 2019-07-15) by matching
 local names. Lines are the ``TextLine`` elements under any ``TextRegion`` (nested
 regions and table cells included). Coordinates come from ``Coords@points`` or,
-in the 2009/2010 schemas, ``Coords/Point@x,y``; ``Baseline`` is not needed.
+in the 2009/2010 schemas, ``Coords/Point@x,y``; a ``Baseline`` is kept when present.
 
 Text: of several ``TextEquiv``, the one with the lowest ``@index`` (0 or 1 by
 convention), else the first; its ``Unicode`` (``PlainText`` when that is empty).
@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from annotator.formats._build import (
     LineCollector,
     custom_value,
+    export_baseline,
     export_polygon,
     parse_dimension,
     root_element,
@@ -94,6 +95,7 @@ def page_from_root(root: ET.Element, *, name: str, image_size: tuple[int, int] |
             text=text,
             confidence=confidence,
             region_id=region_of.get(id(line)),
+            baseline=_baseline(line),
         )
     return collector.page(page.get("imageFilename", ""), image_size)
 
@@ -202,6 +204,21 @@ def _coords(line: ET.Element) -> tuple[list[tuple[float, float]] | None, str | N
     return points, None
 
 
+def _baseline(line: ET.Element) -> list[tuple[float, float]]:
+    """The line's ``Baseline`` points (``@points``, or ``Point`` children in the 2009/2010
+    schemas); [] without one or with points that do not parse (the line is read without it)."""
+    baseline = child(line, "Baseline")
+    if baseline is None:
+        return []
+    raw = baseline.get("points")
+    try:
+        if raw is not None:
+            return parse_points(raw)
+        return [(float(point.get("x", "")), float(point.get("y", ""))) for point in children(baseline, "Point")]
+    except ValueError:
+        return []
+
+
 def _text_equiv(element: ET.Element) -> tuple[str | None, float | None] | None:
     """(text, confidence) of the element's preferred TextEquiv; None when it has none."""
     equivs = children(element, "TextEquiv")
@@ -282,6 +299,9 @@ def write_page_xml(page: PageExport, *, creator: str = "Lineproof", created: dat
                     custom += f" flag {{kind:{custom_value(line.flag.kind)};{comment}}}"
                 line_el = ET.SubElement(region, "TextLine", {"id": line_id, "custom": custom})
                 ET.SubElement(line_el, "Coords", {"points": _points(polygons[index])})
+                baseline = export_baseline(line.baseline)
+                if baseline:
+                    ET.SubElement(line_el, "Baseline", {"points": _points(baseline)})
                 if line.text is not None:
                     attributes = {} if line.confidence is None else {"conf": _confidence(line.confidence)}
                     equiv = ET.SubElement(line_el, "TextEquiv", attributes)

@@ -174,6 +174,7 @@ def _write_xml(job: ExportJob, archive: zipfile.ZipFile) -> None:
                     polygon=[(int(x), int(y)) for x, y in line.polygon]
                     or _box_polygon(line.bbox or [0, 0, page.width, page.height]),
                     bbox=_bbox(line),
+                    baseline=[(int(x), int(y)) for x, y in line.baseline],
                     # A flagged line has no text: PAGE writes no TextEquiv, ALTO an empty String.
                     text=None if line.flag_id is not None else texts.get(line.pk, ("", None, None))[0],
                     confidence=texts.get(line.pk, ("", None, None))[1],

@@ -35,7 +35,6 @@ from functools import partial
 from pathlib import PurePosixPath
 from typing import Any
 
-import cv2
 import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -43,6 +42,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from annotator.crops import crop_png, crop_polygon
 from annotator.errors import InvalidInputError
 from annotator.formats import ArchiveMember, FormatError, LinePair, XmlPage, classify_archive, parse_layout, read_zip
 from annotator.jobs.heartbeat import Heartbeat
@@ -326,13 +326,6 @@ def _bind(function: Callable[..., str], *args: Any) -> Callable[[], str]:
     return lambda: function(*args)
 
 
-def _png(image: np.ndarray) -> bytes:
-    ok, encoded = cv2.imencode(".png", image)
-    if not ok:
-        raise ImageError("could not encode the line image as PNG")
-    return encoded.tobytes()
-
-
 class _Stored:
     """Files saved while a unit is created, deleted again if the unit fails."""
 
@@ -399,7 +392,7 @@ def _page_image_bytes(data: bytes, gray: np.ndarray, size: tuple[int, int], fram
     kind = upload_kind(data[:8])
     if decoded_whole and kind in {"png", "jpeg"}:
         return data, ".png" if kind == "png" else ".jpg"
-    return _png(gray), ".png"
+    return crop_png(gray), ".png"
 
 
 def _source_name(uploaded: str, converted: str, *, kept: bool) -> str:
@@ -426,12 +419,13 @@ def _line_from_crop(
     document: Document | None = None,
     external_id: str = "",
     region_id: str = "",
+    baseline: list[list[int]] | None = None,
 ) -> Line:
     height, width = crop.shape[:2]
     line = line_create(
         project=project,
         key=key,
-        crop=ContentFile(_png(crop), name=f"{uuid.uuid4().hex}.png"),
+        crop=ContentFile(crop_png(crop), name=f"{uuid.uuid4().hex}.png"),
         width=width,
         height=height,
         page=page,
@@ -441,6 +435,7 @@ def _line_from_crop(
         document=document,
         external_id=external_id,
         region_id=region_id,
+        baseline=baseline,
     )
     stored.add(line.crop.name)
     return line
@@ -496,21 +491,6 @@ def _page_segmented(
     return document_name
 
 
-def _crop_polygon(gray: np.ndarray, polygon: Sequence[tuple[int, int]], bbox: tuple[int, int, int, int]) -> np.ndarray:
-    """The bounding box of ``polygon`` with everything outside it painted paper-white,
-    so neighbouring lines' ascenders and descenders do not leak into the crop."""
-    x0, y0, x1, y1 = bbox
-    crop = gray[y0:y1, x0:x1].copy()
-    if crop.size == 0:
-        raise ImageError(f"the line's box {bbox} is empty")
-    if len(polygon) >= 3:
-        mask = np.zeros_like(crop)
-        points = np.array([[x - x0, y - y0] for x, y in polygon], dtype=np.int32)
-        cv2.fillPoly(mask, [points], 255)
-        crop[mask == 0] = 255
-    return crop
-
-
 def _page_from_xml(group: _Group, xml_page: XmlPage, report: _Report) -> str:
     project_id = group.job.project_id
     image = xml_page.image.data
@@ -536,7 +516,7 @@ def _page_from_xml(group: _Group, xml_page: XmlPage, report: _Report) -> str:
         page = _save_page(group.document(), image_name, image_bytes, stored, gray, content_hash, xml_name=name)
         for parsed_line in parsed.lines:
             try:
-                crop = _crop_polygon(gray, parsed_line.polygon, parsed_line.bbox)
+                crop = crop_polygon(gray, parsed_line.polygon, parsed_line.bbox)
             except ImageError as error:
                 report.warnings.append(f"{name}: line {parsed_line.id} skipped: {error}")
                 continue
@@ -551,6 +531,7 @@ def _page_from_xml(group: _Group, xml_page: XmlPage, report: _Report) -> str:
                 reading_order=parsed_line.reading_order,
                 external_id=parsed_line.id,
                 region_id=parsed_line.region_id or "",
+                baseline=[list(point) for point in parsed_line.baseline],
             )
             report.lines_created += 1
             _text_transcription(line, parsed_line.text, report)

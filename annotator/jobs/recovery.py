@@ -19,10 +19,11 @@ from annotator.enqueue import (
     EXPORT_JOB_RUN,
     IMPORT_JOB_RUN,
     PREDICTIONS_REFRESH,
+    RESEGMENT_JOB_RUN,
     TRAINING_RUN_EXECUTE,
     task_send_on_commit,
 )
-from annotator.models import ExportJob, ImportJob, ModelVersion, Project, TrainingRun
+from annotator.models import ExportJob, ImportJob, ModelVersion, Project, ResegmentJob, TrainingRun
 from annotator.selectors import training_runs_stale
 from annotator.services import training_run_request_if_due, training_run_retry
 from annotator.services.imports import import_job_send
@@ -80,6 +81,7 @@ def jobs_unsent_resend(*, now: datetime | None = None) -> dict[str, list[int]]:
     queued = {
         IMPORT_JOB_RUN: ImportJob.objects.filter(status=ImportJob.Status.QUEUED, created_at__lt=before),
         EXPORT_JOB_RUN: ExportJob.objects.filter(status=ExportJob.Status.QUEUED, created_at__lt=before),
+        RESEGMENT_JOB_RUN: ResegmentJob.objects.filter(status=ResegmentJob.Status.QUEUED, created_at__lt=before),
         TRAINING_RUN_EXECUTE: TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED, created_at__lt=before),
         PREDICTIONS_REFRESH: ModelVersion.objects.filter(
             status=ModelVersion.Status.ACTIVE, rescore_requested_at__lt=before

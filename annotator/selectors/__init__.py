@@ -40,21 +40,35 @@ from annotator.selectors.documents import (
     document_list,
     line_search,
 )
+from annotator.selectors.pages import (
+    LINE_STATES,
+    PageLineView,
+    document_get,
+    page_get,
+    page_lines,
+    resegment_job_get,
+)
 from annotator.selectors.team import LabelerDay, Member, day_start, project_members, team_stats
 from recognition.base import base_names, base_path
 
 __all__ = [  # the split-out reads, beside everything defined below
     "DOCUMENTS_PAGE_MAX",
+    "LINE_STATES",
     "SEARCH_QUERY_MAX",
     "SEARCH_RESULTS_MAX",
     "DocumentProgress",
     "LabelerDay",
     "Member",
+    "PageLineView",
     "PageProgress",
     "SearchHit",
+    "document_get",
     "document_list",
     "line_search",
+    "page_get",
+    "page_lines",
     "project_members",
+    "resegment_job_get",
     "team_stats",
 ]
 

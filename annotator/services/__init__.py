@@ -39,6 +39,13 @@ from annotator.services.members import (
     membership_remove,
     membership_role_set,
 )
+from annotator.services.pages import (
+    line_create_drawn,
+    line_delete,
+    line_split,
+    lines_merge,
+    page_reading_order_set,
+)
 from annotator.services.passwords import password_change, password_reset_confirm, password_reset_request
 from annotator.services.projects import (
     EDITABLE_SETTINGS,
@@ -51,6 +58,7 @@ from annotator.services.projects import (
 )
 from annotator.services.review import line_review
 from annotator.services.schedules import training_schedule_set
+from annotator.services.segmentation import SEGMENT_SETTINGS, resegment_job_create, segment_config_clean
 from annotator.services.training import (
     TrainingError,
     model_version_promote,
@@ -67,6 +75,7 @@ __all__ = [
     "MAX_FLAG_COMMENT",
     "MAX_LEASES_PER_LABELER",
     "MAX_TEXT_LENGTH",
+    "SEGMENT_SETTINGS",
     "AlphabetGroup",
     "ProjectAbout",
     "ProjectSettings",
@@ -85,12 +94,16 @@ __all__ = [
     "leases_return",
     "line_claim",
     "line_create",
+    "line_create_drawn",
+    "line_delete",
     "line_disagreement_refresh",
     "line_flag",
     "line_flag_decide",
     "line_priority_refresh",
     "line_review",
     "line_sample_key",
+    "line_split",
+    "lines_merge",
     "login_failure_record",
     "login_success_record",
     "login_throttle_check",
@@ -100,6 +113,7 @@ __all__ = [
     "model_version_base_create",
     "model_version_promote",
     "model_version_rescore_request",
+    "page_reading_order_set",
     "password_change",
     "password_reset_confirm",
     "password_reset_request",
@@ -111,6 +125,8 @@ __all__ = [
     "project_files",
     "project_languages_clean",
     "project_settings_update",
+    "resegment_job_create",
+    "segment_config_clean",
     "text_modernise",
     "training_run_cancel",
     "training_run_request",

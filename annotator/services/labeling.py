@@ -89,6 +89,7 @@ def line_create(
     document: Document | None = None,
     external_id: str = "",
     region_id: str = "",
+    baseline: list[list[int]] | None = None,
 ) -> Line:
     """A new line to label; ``document`` groups crops imported without a page;
     ``external_id`` and ``region_id``: its ids in the imported PAGE/ALTO file."""
@@ -106,6 +107,7 @@ def line_create(
         height=height,
         polygon=polygon or [],
         bbox=bbox,
+        baseline=baseline or [],
         reading_order=reading_order,
         external_id=external_id[:255],
         region_id=region_id[:255],

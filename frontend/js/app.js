@@ -25,6 +25,7 @@ const ROUTES = [
   [/^\/projects\/(\d+)\/stats$/, 'stats', () => import('./pages/stats.js')],
   [/^\/projects\/(\d+)\/exports$/, 'exports', () => import('./pages/exports.js')],
   [/^\/projects\/(\d+)\/lines\/\d+$/, 'line', () => import('./pages/line.js')],
+  [/^\/projects\/(\d+)\/pages\/\d+$/, 'page', () => import('./pages/page-view.js')],
 ];
 
 function loginUrl() {

@@ -30,14 +30,23 @@ from annotator.models import (
     LineFlag,
     Membership,
     ModelVersion,
+    Page,
     Project,
+    ResegmentJob,
     TrainingRun,
     Transcription,
 )
 from annotator.permissions import ADMIN_ROLES
 from annotator.selectors import REVIEW_KINDS
 from annotator.services import label_submit, leases_return, line_claim
-from tests.annotator.factories import claim_with_ahead, make_lines, make_member, make_project, score_lines
+from tests.annotator.factories import (
+    claim_with_ahead,
+    make_document,
+    make_lines,
+    make_member,
+    make_project,
+    score_lines,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +67,18 @@ PUBLIC = {
 USER_LEVEL = {"me", "me-password", "auth-logout", "vocabulary"}
 # A project's team and what it is: for its admins (reading what it is: any member).
 TEAM_ROUTES = {"project-detail", "member-list", "member-detail", "invitation-list", "invitation-detail"}
+# The page view and the fixes to a page's cut: reviewers' and admins'.
+PAGE_ROUTES = {
+    "page-detail",
+    "page-image",
+    "page-line-list",
+    "page-reading-order",
+    "line-split",
+    "line-merge",
+    "page-resegment",
+    "document-resegment",
+    "resegment-job-detail",
+}
 API_NAMES = {
     "me",
     "me-password",
@@ -99,6 +120,7 @@ API_NAMES = {
     "line-search",
     "line-detail",
     "team-stats",
+    *PAGE_ROUTES,
 }
 
 
@@ -127,13 +149,17 @@ def calls(project: Project, line: Line) -> list[tuple[str, str, str]]:
         "run_id": run.pk,
         "membership_id": membership.pk,
         "invitation_id": invitation.pk,
+        "page_id": (Page.objects.filter(document__project=project).first() or make_document(project)[0]).pk,
     }
+    ids["document_id"] = Page.objects.get(pk=ids["page_id"]).document_id
     import_job = ImportJob.objects.create(project=project)
     export_job = ExportJob.objects.create(project=project, format="text", status="succeeded", file="exports/x.zip")
+    resegment_job = ResegmentJob.objects.create(project=project)
     out = []
     for pattern in api_patterns():
         view = pattern.callback.cls  # type: ignore[attr-defined]
-        ids["job_id"] = import_job.pk if str(pattern.name).startswith("import") else export_job.pk
+        jobs = {"import": import_job.pk, "resegment": resegment_job.pk}
+        ids["job_id"] = jobs.get(str(pattern.name).split("-")[0], export_job.pk)
         kwargs = {name: ids[name] for name in pattern.pattern.converters}
         url = reverse(pattern.name, kwargs=kwargs)
         out += [
@@ -746,3 +772,24 @@ def test_numbers_past_the_database_range_are_400s(world: tuple[Project, Line, Us
         assert name in changed.json()["error"]["fields"]
     schedule = admin.put(reverse("project-schedule", args=[project.pk]), {"every_minutes": 10**30}, format="json")
     assert schedule.status_code == 400
+
+
+@pytest.mark.parametrize("role", list(Membership.Role))
+def test_the_page_view_and_its_edits_are_for_reviewers_and_admins(world: tuple[Project, Line, User], role: str) -> None:
+    project, line, _member = world
+    client = as_user(make_member(project, role=role))
+    walked = [(name, method, url) for name, method, url in calls(project, line) if name in PAGE_ROUTES]
+    walked.append(("line-detail", "delete", reverse("line-detail", args=[line.pk])))
+    assert {name for name, _method, _url in walked} == PAGE_ROUTES | {"line-detail"}
+    for _name, method, url in walked:
+        response = send(client, method, url)
+        what = f"{role} {method.upper()} {url} -> {response.status_code}"
+        if role == Membership.Role.LABELER:
+            assert response.status_code == 403, what
+            assert role in response.json()["error"]["message"], what
+        else:
+            # Allowed, or refused for what the walk's body or world lacks (a page image, the line's page).
+            assert response.status_code in {200, 201, 202, 400, 404, 405, 409}, what
+            if response.status_code >= 400:
+                assert_error_shape(response, what)
+    assert Line.objects.filter(pk=line.pk).exists()

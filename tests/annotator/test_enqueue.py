@@ -19,7 +19,7 @@ from annotator import enqueue
 from annotator.celery import app
 from annotator.jobs.recovery import jobs_recover, jobs_unsent_resend
 from annotator.jobs.scoring import predictions_refresh
-from annotator.models import ExportJob, ImportJob, Membership, ModelVersion, TrainingRun, Transcription
+from annotator.models import ExportJob, ImportJob, Membership, ModelVersion, ResegmentJob, TrainingRun, Transcription
 from annotator.services import model_version_promote
 from tests.annotator.factories import Broker, make_lines, make_member, make_project
 
@@ -52,6 +52,7 @@ def test_jobs_no_worker_took_are_sent_again_and_fresh_ones_are_left_alone(
     lost_export = ExportJob.objects.create(project=project, format="text", created_at=long_ago)
     lost_run = TrainingRun.objects.create(project=project, created_at=long_ago)
     lost_rescore = ModelVersion.objects.create(project=project, status="active", rescore_requested_at=long_ago)
+    lost_resegment = ResegmentJob.objects.create(project=project, created_at=long_ago)
     ImportJob.objects.create(project=project)  # just sent: a worker will take it
     ImportJob.objects.create(project=project, created_at=long_ago, status=ImportJob.Status.SUCCEEDED)
     ModelVersion.objects.create(project=project, status="retired", rescore_requested_at=long_ago)
@@ -64,6 +65,7 @@ def test_jobs_no_worker_took_are_sent_again_and_fresh_ones_are_left_alone(
         enqueue.EXPORT_JOB_RUN: [lost_export.pk],
         enqueue.TRAINING_RUN_EXECUTE: [lost_run.pk],
         enqueue.PREDICTIONS_REFRESH: [lost_rescore.pk],
+        enqueue.RESEGMENT_JOB_RUN: [lost_resegment.pk],
     }
     assert sorted(enqueued) == sorted(
         [
@@ -71,6 +73,7 @@ def test_jobs_no_worker_took_are_sent_again_and_fresh_ones_are_left_alone(
             (enqueue.EXPORT_JOB_RUN, (lost_export.pk,)),
             (enqueue.TRAINING_RUN_EXECUTE, (lost_run.pk,)),
             (enqueue.PREDICTIONS_REFRESH, (lost_rescore.pk,)),
+            (enqueue.RESEGMENT_JOB_RUN, (lost_resegment.pk,)),
         ]
     )
 

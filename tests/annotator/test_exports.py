@@ -17,7 +17,7 @@ from annotator.errors import ForbiddenError, InvalidInputError
 from annotator.formats import parse_alto, parse_page_xml
 from annotator.jobs.exports import export_job_run
 from annotator.jobs.imports import import_job_run
-from annotator.models import Document, ExportJob, ImportJob, Line, Membership, Project
+from annotator.models import Document, ExportJob, ImportJob, Line, Membership, Page, Project
 from annotator.services import export_job_create, import_job_create, line_flag
 from tests.annotator.factories import make_member, make_project
 from tests.annotator.test_imports import TEXTS, line_png, make_zip, page_with_lines, page_xml, png
@@ -190,9 +190,10 @@ def transkribus_page(image_name: str, size: tuple[int, int], boxes: list[tuple[i
             x0, y0, x1, y1 = boxes[n]
             n += 1
             equiv = f"<TextEquiv><Unicode>{text}</Unicode></TextEquiv>" if text else "<TextEquiv><Unicode/></TextEquiv>"
-            body += (
-                f'<TextLine id="{line_id}"><Coords points="{x0},{y0} {x1},{y0} {x1},{y1} {x0},{y1}"/>{equiv}</TextLine>'
-            )
+            coords = f'<Coords points="{x0},{y0} {x1},{y0} {x1},{y1} {x0},{y1}"/>'
+            baseline = f'<Baseline points="{x0},{y1 - 6} {(x0 + x1) // 2},{y1 - 5} {x1},{y1 - 6}"/>'
+            body += f'<TextLine id="{line_id}">{coords}{baseline}{equiv}</TextLine>'
+
         regions += f'<TextRegion id="{region_id}"><Coords points="0,0 10,0 10,10 0,10"/>{body}</TextRegion>'
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
@@ -248,6 +249,19 @@ def letters_project(xml_name: str = "folio_12r.xml") -> tuple[Project, APIClient
     return project, admin
 
 
+def imported_fresh(exported_zip: zipfile.ZipFile) -> tuple[Project, APIClient]:
+    """A fresh project that imported ``exported_zip`` over HTTP, and its admin's client."""
+    fresh = make_project()
+    fresh_admin = APIClient()
+    fresh_admin.force_authenticate(make_member(fresh, Membership.Role.ADMIN))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as copy:
+        for name in exported_zip.namelist():
+            copy.writestr(name, exported_zip.read(name))
+    http_import(fresh_admin, fresh, "export.zip", buffer.getvalue())
+    return fresh, fresh_admin
+
+
 def test_a_page_export_imports_into_a_fresh_project_with_the_same_text_ids_and_file_names(media_root: Path) -> None:
     project, admin = letters_project("page/folio_12r.xml")
     labeler_user = make_member(project)
@@ -259,14 +273,7 @@ def test_a_page_export_imports_into_a_fresh_project_with_the_same_text_ids_and_f
     assert labeler.post(f"/api/lines/{shown['id']}/submit", body, format="json").status_code == 200
 
     exported_zip = http_export(admin, project, format="page")
-    fresh = make_project()
-    fresh_admin = APIClient()
-    fresh_admin.force_authenticate(make_member(fresh, Membership.Role.ADMIN))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as copy:
-        for name in exported_zip.namelist():
-            copy.writestr(name, exported_zip.read(name))
-    http_import(fresh_admin, fresh, "export.zip", buffer.getvalue())
+    fresh, fresh_admin = imported_fresh(exported_zip)
 
     expected = [
         ("folio_12r.png", "folio_12r.xml", "r_head", "tl_head_1", "Kew Gardens"),
@@ -280,6 +287,42 @@ def test_a_page_export_imports_into_a_fresh_project_with_the_same_text_ids_and_f
     assert parsed.image_filename == "folio_12r.png"
     again = http_export(fresh_admin, fresh, format="page")
     assert sorted(PurePosixPath(name).name for name in again.namelist()) == ["folio_12r.png", "folio_12r.xml"]
+
+
+def outlines(project: Project) -> list[tuple[str, list[list[int]], list[list[int]]]]:
+    """(line id, polygon, baseline) of every line, in reading order."""
+    lines = Line.objects.filter(project=project).order_by("page__number", "reading_order")
+    return [(line.external_id, line.polygon, line.baseline) for line in lines]
+
+
+def test_a_page_round_trip_keeps_polygons_baselines_and_the_reading_order_set_in_the_page_view(
+    media_root: Path,
+) -> None:
+    project, admin = letters_project()
+    page = Page.objects.get(document__project=project)
+    head, first, second = Line.objects.filter(page=page).order_by("reading_order")
+    x0, _y0, x1, y1 = first.bbox or [0, 0, 0, 0]
+    assert first.baseline == [[x0, y1 - 6], [(x0 + x1) // 2, y1 - 5], [x1, y1 - 6]]
+    reordered = admin.put(f"/api/pages/{page.pk}/reading-order", {"ids": [head.pk, second.pk, first.pk]}, format="json")
+    assert reordered.status_code == 200, reordered.json()
+
+    exported_zip = http_export(admin, project, format="page")
+    fresh, _fresh_admin = imported_fresh(exported_zip)
+
+    assert [line_id for line_id, _polygon, _baseline in outlines(project)] == ["tl_head_1", "tl_b2", "tl_b1"]
+    assert outlines(fresh) == outlines(project)
+    assert all(len(baseline) == 3 for _id, _polygon, baseline in outlines(fresh))
+
+
+def test_an_alto_export_writes_baselines_that_read_back(media_root: Path) -> None:
+    project, admin = letters_project()
+
+    archive = http_export(admin, project, format="alto")
+
+    (name,) = [n for n in archive.namelist() if n.endswith(".xml")]
+    parsed = parse_alto(archive.read(name), name=name)
+    stored = [[tuple(point) for point in line.baseline] for line in Line.objects.filter(project=project)]
+    assert [line.baseline for line in parsed.lines] == stored
 
 
 def test_an_alto_export_keeps_line_and_block_ids(media_root: Path) -> None:

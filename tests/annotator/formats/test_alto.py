@@ -186,3 +186,14 @@ def test_lines_keep_their_text_block_ids_when_read_and_written() -> None:
     parsed = parse_layout(write_alto(page), name="out.xml")
 
     assert [(line.region_id, line.id) for line in parsed.lines] == [("tb_1", "l1"), ("tb_2", "l2"), ("block_1", "l3")]
+
+
+def test_a_baseline_is_read_as_points_or_as_one_height_across_the_line() -> None:
+    older = ALTO_V2.replace('<TextLine ID="TL1" HPOS="100"', '<TextLine ID="TL1" BASELINE="150.4" HPOS="100"')
+    newer = ALTO_V2.replace(
+        '<TextLine ID="TL1" HPOS="100"', '<TextLine ID="TL1" BASELINE="100,150 1900,152" HPOS="100"'
+    )
+
+    assert parse_alto(older.encode(), name="a.xml").lines[0].baseline == [(100, 150), (1900, 150)]
+    assert parse_alto(newer.encode(), name="a.xml").lines[0].baseline == [(100, 150), (1900, 152)]
+    assert parse_alto(ALTO_V2.encode(), name="a.xml").lines[1].baseline == []
