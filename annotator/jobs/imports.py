@@ -482,6 +482,7 @@ def _page_segmented(
                 stored=stored,
                 polygon=[list(point) for point in page_line.polygon],
                 bbox=list(page_line.bbox),
+                baseline=[list(point) for point in page_line.baseline],
                 reading_order=order,
             )
         report.pages_created += 1

@@ -133,10 +133,12 @@ def page_resegment(*, page: Page, config: SegmentConfig) -> dict[str, Any]:
                     height=new.image.shape[0],
                     polygon=[list(point) for point in new.polygon],
                     bbox=list(new.bbox),
+                    baseline=[list(point) for point in new.baseline],
                 )
             else:
                 line.crop.save(f"{uuid.uuid4().hex}.png", ContentFile(crop_png(new.image)), save=False)
-                line.polygon, line.bbox, line.baseline = [list(p) for p in new.polygon], list(new.bbox), []
+                line.polygon, line.bbox = [list(p) for p in new.polygon], list(new.bbox)
+                line.baseline = [list(p) for p in new.baseline]
                 line.height, line.width = new.image.shape[:2]
                 line.save(update_fields=["crop", "polygon", "bbox", "baseline", "height", "width"])
                 Prediction.objects.filter(line=line).delete()

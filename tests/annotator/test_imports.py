@@ -165,6 +165,22 @@ def test_page_image_is_segmented_into_lines(media_root: Path) -> None:
     ] == [1, 2]
 
 
+def test_a_segmented_page_stores_each_lines_baseline_inside_its_box(media_root: Path) -> None:
+    project = make_project()
+    page, _boxes = page_with_lines(TEXTS)
+
+    job = run(project, [upload("scan.png", png(page))])
+
+    assert job.status == ImportJob.Status.SUCCEEDED, job.error
+    lines = list(Line.objects.filter(project=project))
+    assert lines
+    for line in lines:
+        assert line.bbox is not None
+        x0, y0, x1, y1 = line.bbox
+        assert len(line.baseline) >= 2, line.baseline
+        assert all(x0 <= x <= x1 and y0 <= y <= y1 for x, y in line.baseline), (line.bbox, line.baseline)
+
+
 def test_a_folder_uploaded_as_loose_files_pairs_images_with_their_text(media_root: Path) -> None:
     project = make_project()
     files = [upload(f"{n}.png", line_png(text, n)) for n, text in enumerate(TEXTS)]
