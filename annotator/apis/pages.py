@@ -28,6 +28,7 @@ from annotator.services import (
     resegment_job_create,
 )
 from annotator.services.pages import MAX_POLYGON_POINTS
+from annotator.services.segmentation import segment_defaults
 
 MAX_PAGE_LINES = 5000
 
@@ -61,6 +62,9 @@ class PageOutput(serializers.Serializer):
     width = serializers.IntegerField()
     height = serializers.IntegerField()
     lines = PageLineOutput(many=True)
+    segment_defaults = serializers.DictField(
+        help_text="The segmenter's default for every setting a re-segmentation may change (its form starts there)."
+    )
 
 
 def page_payload(request: Request, page: Page) -> dict[str, Any]:
@@ -93,6 +97,7 @@ def page_payload(request: Request, page: Page) -> dict[str, Any]:
         "width": page.width,
         "height": page.height,
         "lines": lines,
+        "segment_defaults": segment_defaults(),
     }
 
 

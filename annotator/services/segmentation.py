@@ -20,16 +20,20 @@ SEGMENT_SETTINGS: dict[str, tuple[float, float] | None] = {
     "min_contrast": (1, 255),
     "deskew": None,
     "max_skew": (0.0, 45.0),
-    "smoothing": (0.0, 2.0),
     "split_ratio": (0.0, 1.0),
     "min_line_pitch": (0.0, 5.0),
     "min_line_height": (1, 500),
-    "merge_gap": (0.0, 10.0),
     "columns": None,
     "min_gutter": (0.0, 50.0),
     "padding": (0, 100),
     "mask_neighbours": None,
 }
+
+
+def segment_defaults() -> dict[str, Any]:
+    """The segmenter's default for every setting in ``SEGMENT_SETTINGS``."""
+    defaults = {field.name: field.default for field in dataclasses.fields(SegmentConfig)}
+    return {name: defaults[name] for name in SEGMENT_SETTINGS}
 
 
 def segment_config_clean(raw: dict[str, Any]) -> dict[str, Any]:

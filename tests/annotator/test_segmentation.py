@@ -4,6 +4,7 @@ or its line stays; never under a labeler's lease."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from annotator.errors import InvalidInputError
 from annotator.jobs.segmentation import box_overlap, page_resegment, resegment_job_run
 from annotator.models import Document, Line, Membership, Page, Project, ResegmentJob, Transcription
 from annotator.services import label_submit, line_claim, line_create, resegment_job_create
+from annotator.services.segmentation import SEGMENT_SETTINGS, segment_config_clean, segment_defaults
 from recognition.pages import SegmentConfig
 from tests.annotator.conftest import Enqueued
 from tests.annotator.factories import client_id, make_member, make_project
@@ -167,3 +169,11 @@ def test_asking_needs_one_page_or_one_document(world: tuple[Page, User]) -> None
     page, reviewer = world
     with pytest.raises(InvalidInputError, match="one page or one document"):
         resegment_job_create(user=reviewer, config={}, page=page, document=page.document)
+
+
+def test_every_re_segmentation_setting_is_one_of_the_segmenters_and_the_page_view_starts_at_its_defaults() -> None:
+    fields = {field.name: field.default for field in dataclasses.fields(SegmentConfig)}
+    assert set(SEGMENT_SETTINGS) <= set(fields)
+    assert segment_defaults() == {name: fields[name] for name in SEGMENT_SETTINGS}
+    # A form sent back at the defaults asks for no change.
+    assert segment_config_clean(segment_defaults()) == {}

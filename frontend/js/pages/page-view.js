@@ -204,9 +204,9 @@ export async function render(main, {project}) {
     const field = (name, label, attrs) => h('p', {}, h('label', {for: `seg-${name}`}, label), ' ',
       h('input', {id: `seg-${name}`, name, type: 'number', ...attrs}));
     const form = h('form', {class: 'resegment'},
-      field('min_contrast', 'Ink contrast (gray levels)', {min: 1, max: 255, value: 35}),
-      field('padding', 'Padding around a line (px)', {min: 0, max: 100, value: 4}),
-      field('split_ratio', 'Split touching lines at valleys below (0–1)', {min: 0, max: 1, step: 0.05, value: 0.5}),
+      field('min_contrast', 'Ink contrast (gray levels)', {min: 1, max: 255}),
+      field('padding', 'Padding around a line (px)', {min: 0, max: 100}),
+      field('split_ratio', 'Split touching lines at valleys below (0–1)', {min: 0, max: 1, step: 0.05}),
       h('p', {}, h('label', {}, h('input', {type: 'checkbox', name: 'deskew', checked: true}), ' Straighten a skewed page')),
       h('button', {type: 'submit'}, 'Re-segment this page'));
     form.addEventListener('submit', async (event) => {
@@ -283,6 +283,14 @@ export async function render(main, {project}) {
     heading.textContent = `Page ${page.number} of ${page.document_name}`;
     where.textContent = `${page.lines.length} line${page.lines.length === 1 ? '' : 's'} · ${page.width} × ${page.height} px`;
     if (first) image.src = page.image_url;
+    if (first) {
+      // The form starts at the segmenter's own defaults, so only what the user changes is sent as a change.
+      for (const [name, value] of Object.entries(page.segment_defaults || {})) {
+        const input = side.querySelector(`form.resegment [name="${name}"]`);
+        if (input && input.type === 'checkbox') input.checked = Boolean(value);
+        else if (input) input.value = String(value);
+      }
+    }
     layout();
     drawLines();
     drawOrder();
