@@ -296,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ship-base", help="write the pretrained model as a shipped fp16 base with its card")
     pretrain_args(p)
     p.add_argument("--name", required=True)
+    # As given to `pretrain`: a run continued from a base adds its stage to that base's card.
+    p.add_argument("--init", help="the model the run continued from (base:latin-cpu)")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
     p.set_defaults(func=cmd_ship_base)
 
     p = sub.add_parser("export", help="write TorchScript and ONNX")
