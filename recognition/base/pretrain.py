@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from recognition.base import MODELS_DIR
+from recognition.base import MODELS_DIR, resolve_checkpoint
 from recognition.base.corpus import build_corpus, load_sources
 from recognition.base.render import render_corpus
 from recognition.checkpoint import load_checkpoint, save_atomic
@@ -258,9 +258,13 @@ def ship_base(config: PretrainConfig, name: str, *, command: Sequence[str]) -> P
 
 
 def _base_card(spec: str) -> dict[str, Any]:
-    """The card of the model a run continued from, with its training as a first stage if it predates stages."""
-    meta = load_checkpoint(spec).meta
-    card = dict(meta.get("card", {}))
+    """The card of the model a run continued from (the shipped JSON beside it, else the
+    one in its checkpoint), with its training as a first stage if it predates stages."""
+    beside = resolve_checkpoint(spec).with_suffix(".json")
+    if beside.exists():
+        card = json.loads(beside.read_text(encoding="utf-8"))
+    else:
+        card = dict(load_checkpoint(spec).meta.get("card", {}))
     if card and not card.get("stages"):
         first = {"command": card.get("pretrained_by"), **card.get("training", {})}
         card["stages"] = [{**first, "validation_cer": card.get("validation_cer")}]
