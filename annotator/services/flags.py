@@ -20,7 +20,7 @@ from django.utils import timezone
 from annotator.errors import ConflictError, InvalidInputError
 from annotator.models import Line, LineFlag, ReviewAction, Transcription
 from annotator.permissions import REVIEW_ROLES, AnyUser, membership_require, user_pk
-from annotator.services.labeling import line_amend_require, line_work_take
+from annotator.services.labeling import client_id_replayed, line_amend_require, line_work_take
 
 MAX_FLAG_COMMENT = 500
 # What a reviewer may decide on a flag, as the review action it is recorded as.
@@ -40,12 +40,8 @@ def flag_comment_clean(comment: str) -> str:
 
 
 def _flag_replayed(*, client_id: uuid.UUID, line: Line, user: AnyUser) -> LineFlag | None:
-    earlier = LineFlag.objects.filter(client_id=client_id).first()
-    if earlier is None:
-        return None
-    if earlier.line_id != line.pk or earlier.author_id != user.pk:
-        message = "This client_id was already used for another flag; generate a new one for each line."
-        raise ConflictError(message, fields={"client_id": [message]})
+    earlier = client_id_replayed(LineFlag.objects.all(), client_id=client_id, line=line, user=user, what="flag")
+    assert earlier is None or isinstance(earlier, LineFlag)
     return earlier
 
 

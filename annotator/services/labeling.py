@@ -46,7 +46,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotator.errors import ConflictError, InvalidInputError
-from annotator.models import Document, Line, LineSkip, Membership, Page, Prediction, Project, Transcription
+from annotator.models import Document, Line, LineFlag, LineSkip, Membership, Page, Prediction, Project, Transcription
 from annotator.permissions import AnyUser, membership_require, user_pk
 from annotator.selectors import eval_lines_labeled, line_prediction, project_active_model
 from annotator.services.alphabet import text_modernise
@@ -481,13 +481,26 @@ def line_amend_require(*, line: Line, user: AnyUser, membership: Membership, lea
         raise ConflictError("You do not hold this line; take it from the queue first.")
 
 
-def _submission_replayed(*, client_id: uuid.UUID, line: Line, user: AnyUser) -> Transcription | None:
-    earlier = Transcription.objects.filter(client_id=client_id).first()
+def client_id_replayed(
+    rows: QuerySet[Transcription] | QuerySet[LineFlag], *, client_id: uuid.UUID, line: Line, user: AnyUser, what: str
+) -> Transcription | LineFlag | None:
+    """The row an earlier request with ``client_id`` created (a retry gets it
+    back), or None; ConflictError if that id went with another line or person.
+    ``rows``: the table of the work (submissions, flags), ``what`` names it."""
+    earlier = rows.filter(client_id=client_id).first()
     if earlier is None:
         return None
     if earlier.line_id != line.pk or earlier.author_id != user.pk:
-        message = "This client_id was already used for another submission; generate a new one for each line."
+        message = f"This client_id was already used for another {what}; generate a new one for each line."
         raise ConflictError(message, fields={"client_id": [message]})
+    return earlier
+
+
+def _submission_replayed(*, client_id: uuid.UUID, line: Line, user: AnyUser) -> Transcription | None:
+    earlier = client_id_replayed(
+        Transcription.objects.all(), client_id=client_id, line=line, user=user, what="submission"
+    )
+    assert earlier is None or isinstance(earlier, Transcription)
     return earlier
 
 
