@@ -4,23 +4,17 @@
 // /api/projects/{id}/settings sends only what changed); the base model only
 // until a trained model has been promoted.
 
-import {api} from '../api.js';
 import {h, percent, replace} from '../dom.js';
 import {isAdmin} from '../roles.js';
-import {saveSettings} from './training-settings.js';
+import {loadSettings, saveSettings} from './training-settings.js';
 
 const FIELDS = ['base_model', 'selection_strategy', 'auto_accept', 'auto_accept_max_error', 'train_on_model_accepted', 'model_accepted_weight'];
 
 /** Fill `box` (a section) with the settings card; resolves once it is drawn. */
 export async function renderQueueSettings(box, project) {
   const title = h('h2', {id: 'queue-settings-title'}, 'Model, queue and auto-accept');
-  let current;
-  try {
-    current = await api.get(`/api/projects/${project.id}/settings`);
-  } catch (error) {
-    replace(box, title, h('p', {class: 'error'}, error.message));
-    return;
-  }
+  let current = await loadSettings(box, project, title);
+  if (current === null) return;
   const admin = isAdmin(project.role);
   const disabled = !admin;
   const bases = [...current.base_models, {name: '', description: 'none: a first model trains from scratch'}];

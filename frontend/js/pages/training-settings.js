@@ -41,16 +41,21 @@ export async function saveSettings(project, current, wanted, message) {
   }
 }
 
+/** The project's settings, or null once `box` shows `title` and why they could not be read. */
+export async function loadSettings(box, project, title) {
+  try {
+    return await api.get(`/api/projects/${project.id}/settings`);
+  } catch (error) {
+    replace(box, title, h('p', {class: 'error'}, error.message));
+    return null;
+  }
+}
+
 /** Fill `box` (a section) with the training and review settings card. */
 export async function renderTrainingSettings(box, project) {
   const title = h('h2', {id: 'training-settings-title'}, 'Training and review');
-  let current;
-  try {
-    current = await api.get(`/api/projects/${project.id}/settings`);
-  } catch (error) {
-    replace(box, title, h('p', {class: 'error'}, error.message));
-    return;
-  }
+  let current = await loadSettings(box, project, title);
+  if (current === null) return;
   const admin = isAdmin(project.role);
   const inputs = {};
   const rows = FIELDS.map(([name, label, kind, attrs]) => {
