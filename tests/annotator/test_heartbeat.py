@@ -120,7 +120,7 @@ def test_a_live_import_heartbeats_while_it_reads_its_files_and_is_not_taken_over
     stored = default_storage.save("imports/notes.txt", ContentFile(b"some text"))
     job = ImportJob.objects.create(project=make_project(), files=[stored])
     seen: list[str] = []
-    monkeypatch.setattr(imports, "_units", a_long_silent_phase(ImportJob, job.pk, "started_at", seen))
+    monkeypatch.setattr(imports, "upload_units", a_long_silent_phase(ImportJob, job.pk, "started_at", seen))
 
     import_job_run(job=job)
 
