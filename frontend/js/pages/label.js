@@ -21,34 +21,28 @@
 //
 // Leaving the page (pagehide) gives the leased lines back with a beacon; a
 // reload asks for the line it showed again (`resume`), with its draft.
+//
+// This module is the state machine: showing a line, the actions, typing and
+// drafts, the outbox's answers and the keys. The page's other parts are its
+// siblings: the elements (label-view.js), the leased lines (label-queue.js),
+// the walk back through your lines to amend them (label-history.js), the
+// reading, mirror and zoom (label-reading.js), the side panels
+// (label-panels.js) and the flag panel (label-flag.js).
 
 import {ApiError, Outbox, api, isTransient, outboxKey} from '../api.js';
 import {config} from '../config.js';
-import {alignToPrediction, codePointIndex, codeUnitOffset, firstUnsure, level, reading} from '../confidence.js';
-import {announce, h, kbd, percent, replace, showError, uuid4} from '../dom.js';
-import {isAdmin} from '../roles.js';
-import {keyIndex, keyboardKeys, renderKeyboard, typeAt} from '../vkeys.js';
-import {flagPanel} from './label-flag.js';
-import {renderCounters, renderRecent, renderSync} from './label-panels.js';
+import {codeUnitOffset, firstUnsure} from '../confidence.js';
+import {announce, replace, showError, uuid4} from '../dom.js';
 import {guidelinesPanel} from '../markdown.js';
+import {keyIndex, keyboardKeys, renderKeyboard, typeAt} from '../vkeys.js';
+import {historyMethods} from './label-history.js';
+import {renderCounters, renderRecent, renderSync} from './label-panels.js';
+import {queueMethods} from './label-queue.js';
+import {readingMethods} from './label-reading.js';
+import {labelView} from './label-view.js';
 
 const HEARTBEAT_MS = 60_000;
 const DRAFT_DELAY_MS = 1500;
-const ZOOMS = [1, 1.25, 1.5, 2, 3, 4];
-// At "fit", a line is as wide as the page allows but no taller than this.
-const FIT_MAX_HEIGHT = 160;
-
-const KEYMAP = [
-  [['Enter'], 'submit and go to the next line'],
-  [['Esc'], "reset to the model's reading"],
-  [['Alt', 'S'], 'skip this line (or leave your previous line)'],
-  [['Alt', 'B'], 'back to your previous lines (once more: one further back), to amend them'],
-  [['Alt', '↑'], 'zoom in'],
-  [['Alt', '↓'], 'zoom out'],
-  [['Alt', '0'], 'fit the line to the page'],
-  [['Alt', 'F'], 'flag the line instead of typing it (illegible, not a text line…)'],
-  [['Alt', '1…9'], 'type the n-th special character (Alt+Shift+1…9: the next nine)'],
-];
 
 export async function render(main, {me, project, vocabulary}) {
   const page = new LabelPage(main, me, project, vocabulary?.flag_kinds || []);
@@ -87,66 +81,9 @@ class LabelPage {
   // --- layout ---------------------------------------------------------------
 
   build() {
-    this.counters = h('dl', {class: 'counters', 'aria-label': 'Progress'});
-    this.sync = h('p', {class: 'sync', role: 'status', 'aria-live': 'polite'});
-    this.image = h('img', {class: 'crop', alt: 'The line to transcribe', draggable: 'false', decoding: 'async'});
-    this.mark = h('div', {class: 'char-mark', hidden: true});
-    this.cropInner = h('div', {class: 'crop-inner'}, this.image, this.mark);
-    this.cropScroll = h('div', {class: 'crop-scroll', tabindex: '-1'}, this.cropInner);
-    this.zoomLabel = h('span', {class: 'zoom-label muted', 'aria-hidden': 'true'});
-    // Shown instead of the crop until its image is painted: never a broken image.
-    this.placeholder = h('div', {class: 'crop-placeholder muted'}, 'Loading the line image…');
-    this.cropFrame = h('div', {class: 'crop-frame crop-loading'}, this.cropScroll, this.placeholder, this.zoomLabel);
-    // The page around the line (lines cut from a page only): the neighbouring
-    // lines settle abbreviations and words split across lines.
-    this.context = h('img', {class: 'context', alt: 'The page around this line, the line outlined', decoding: 'async'});
-    this.contextFigure = h('figure', {class: 'context-frame', hidden: true}, this.context);
-    this.mirror = h('div', {class: 'mirror', 'aria-hidden': 'true'});
-    this.input = h('input', {
-      id: 'line-text', class: 'line-text', type: 'text', autocomplete: 'off', autocapitalize: 'off',
-      autocorrect: 'off', spellcheck: 'false', dir: 'auto', 'aria-describedby': 'model-reading keys-help',
-    });
-    this.fieldLabel = h('label', {for: 'line-text'}, 'Transcription');
-    this.reading = h('p', {class: 'model-reading muted', id: 'model-reading'});
-    this.vkeys = h('div', {class: 'vkeys', role: 'group', 'aria-label': 'Special characters'});
-    // For touch: the keys' actions as buttons (they keep the caret in the text).
-    const action = (label, keys, onclick, extra = {}) =>
-      h('button', {type: 'button', title: keys, onmousedown: (event) => event.preventDefault(), onclick, ...extra}, label);
-    this.actions = h(
-      'div',
-      {class: 'touch-actions', role: 'group', 'aria-label': 'Actions'},
-      action('Back', 'Alt+B', () => this.back(), {class: 'action-back'}),
-      action('Skip', 'Alt+S', () => this.skip(), {class: 'action-skip'}),
-      action('Flag…', 'Alt+F', () => this.openFlag(), {class: 'action-flag'}),
-      action('Submit', 'Enter', () => this.submit(), {class: 'primary action-submit'}),
-    );
-    this.flag = flagPanel(this.flagKinds, {
-      onFlag: (kind, comment) => this.flagLine(kind, comment),
-      onClose: () => this.input.focus(),
-    });
-    this.failedBox = h('section', {class: 'failed', hidden: true, 'aria-labelledby': 'failed-title'});
-    this.recentBox = h('section', {class: 'recent', hidden: true, 'aria-labelledby': 'recent-title'});
-    this.guidelinesBox = h('div', {class: 'guidelines-slot'});
-    this.section = h(
-      'section',
-      {class: 'label-page', 'aria-labelledby': 'label-title'},
-      h('div', {class: 'label-head'}, h('h1', {id: 'label-title'}, 'Label'), this.counters, this.sync),
-      this.cropFrame,
-      this.contextFigure,
-      h('div', {class: 'editor'}, this.fieldLabel, h('div', {class: 'field'}, this.mirror, this.input), this.reading),
-      this.actions,
-      this.flag.el,
-      this.vkeys,
-      this.guidelinesBox,
-      h(
-        'aside',
-        {class: 'keys', id: 'keys-help', 'aria-label': 'Keyboard'},
-        h('h2', {}, 'Keys'),
-        h('dl', {}, KEYMAP.map(([keys, what]) => [h('dt', {}, kbd(...keys)), h('dd', {}, what)])),
-      ),
-      this.failedBox,
-      this.recentBox,
-    );
+    // The view's elements become the page's fields (this.input, this.image...);
+    // its buttons and flag panel call the page's actions.
+    Object.assign(this, labelView(this.flagKinds, this));
     replace(this.main, this.section);
 
     this.input.addEventListener('input', () => this.onInput());
@@ -203,120 +140,6 @@ class LabelPage {
     this.mark.hidden = true;
     replace(this.mirror);
     replace(this.reading);
-  }
-
-  // --- the queue ------------------------------------------------------------
-
-  /** Make sure a line is on screen and one more is leased ahead. */
-  fill() {
-    if (this.filling) {
-      this.refill = true;
-      return this.filling;
-    }
-    clearTimeout(this.fillTimer);
-    this.filling = this.fillOnce().finally(() => {
-      this.filling = null;
-      if (this.refill) {
-        this.refill = false;
-        this.fill();
-      }
-    });
-    return this.filling;
-  }
-
-  async fillOnce() {
-    // While a submit or skip is on its way, the server still holds that line
-    // for us and would hand it back: wait for the outbox ('delivered' refills).
-    if (this.outbox.pending.length) {
-      if (!this.current) this.setLoading('Waiting for your earlier work to reach the server…');
-      return;
-    }
-    const url = `/api/projects/${this.projectId}/queue/next`;
-    try {
-      if (!this.current) {
-        // After a reload: the line this page showed, if nobody took it meanwhile.
-        const {line} = await api.post(url, {exclude: [], resume: this.resumeId}, {retries: 2});
-        this.resumeId = null;
-        if (!line) {
-          this.showEmpty();
-          return;
-        }
-        this.hold(line);
-        this.current = line;
-        if (!this.amending) this.show(line);
-      }
-      const shown = this.current;
-      if (!this.next) {
-        const {line} = await api.post(url, {exclude: [shown.id]}, {retries: 2});
-        if (this.current !== shown || this.next) {
-          // The labeler moved on while this was on its way: ask again for the
-          // line on screen now (the server hands back what we already hold).
-          this.refill = true;
-          return;
-        }
-        if (line && line.id !== shown.id) {
-          this.hold(line);
-          this.next = line;
-          new Image().src = line.image_url; // fetched now, shown from the cache
-          if (line.context_url) new Image().src = line.context_url;
-        }
-      }
-    } catch (error) {
-      if (isTransient(error)) {
-        if (!this.current) this.setLoading('No connection to the server; trying again…');
-        this.fillTimer = setTimeout(() => this.fill(), 3000);
-      } else {
-        showError(error.message);
-      }
-    }
-  }
-
-  /** Remember a line this page leased (for the recent list once it is submitted). */
-  hold(line) {
-    this.known.set(line.id, line);
-    while (this.known.size > 2 * config.labelRecentLines) this.known.delete(this.known.keys().next().value);
-  }
-
-  /** The page is being left (or reloaded): give the leased lines back, but not
-   * those whose submit is still on its way (the server must accept it). */
-  leave() {
-    const pending = new Set(this.outbox.pendingLineIds);
-    const leases = [this.current, this.next]
-      .filter((line) => line?.lease && !pending.has(line.id))
-      .map((line) => line.lease);
-    if (leases.length) api.beacon(`/api/projects/${this.projectId}/queue/release`, {leases});
-  }
-
-  /** Back from the browser's page cache after leave(): lease the lines again. */
-  restart() {
-    this.resumeId = this.current?.id ?? null;
-    this.current = null;
-    this.next = null;
-    this.amending = null;
-    this.setLoading('Fetching your line again…');
-    this.fill();
-  }
-
-  showEmpty() {
-    if (this.detail && this.detail.stats.lines === 0) {
-      this.setLoading('Nothing imported yet.');
-      this.setState('empty');
-      replace(
-        this.reading,
-        'This project has no lines yet. ',
-        isAdmin(this.role)
-          ? h('a', {href: `/projects/${this.projectId}/import`}, 'Import pages or lines')
-          : 'A project admin imports the material.',
-      );
-      return;
-    }
-    this.setLoading('Nothing left to label.');
-    this.setState('empty');
-    replace(
-      this.reading,
-      'Every line is labeled or held by someone else. ',
-      h('a', {href: '/'}, 'Back to your projects'),
-    );
   }
 
   /** Put `line` on screen with the best text we have for it. */
@@ -476,72 +299,6 @@ class LabelPage {
     this.fill();
   }
 
-  leaveAmend() {
-    this.amending = null;
-    this.amendIndex = -1;
-    if (this.current) this.show(this.current);
-    else {
-      this.setLoading('Fetching the next line…');
-      this.fill();
-    }
-  }
-
-  /** Alt+B: your previous line; pressed again while amending, the one before it. */
-  async back() {
-    const index = this.amending ? this.amendIndex + 1 : 0;
-    if (index >= config.labelRecentLines) {
-      announce(`You can go back ${config.labelRecentLines} lines; pick an older one from your recent lines.`);
-      return;
-    }
-    if (this.outbox.pending.length) {
-      announce('Your last line is still on its way to the server; try again in a moment.');
-      return;
-    }
-    try {
-      const {line} = await api.get(`/api/projects/${this.projectId}/queue/previous?back=${index}`);
-      if (!line) {
-        announce(index ? 'No earlier line: this is the first you labeled here.' : 'You have not labeled a line in this project yet.');
-        return;
-      }
-      this.amend(line, index);
-    } catch (error) {
-      showError(`Could not load your previous line: ${error.message}`);
-    }
-  }
-
-  /** One of your recent lines, picked from the list: opened to amend it. */
-  async openRecent(lineId) {
-    if (this.outbox.pending.length) {
-      announce('Your last line is still on its way to the server; try again in a moment.');
-      return;
-    }
-    try {
-      await this.loadRecent();
-      const index = this.recent.findIndex((line) => line.id === lineId);
-      if (index < 0) {
-        announce(`Line ${lineId} is no longer among your recent lines.`);
-        return;
-      }
-      this.amend(this.recent[index], index);
-    } catch (error) {
-      showError(`Could not load your recent lines: ${error.message}`);
-    }
-  }
-
-  amend(line, index) {
-    clearTimeout(this.draftTimer);
-    this.hold(line);
-    this.amending = line;
-    this.amendIndex = index;
-    this.show(line, {amend: true});
-  }
-
-  async loadRecent() {
-    const {lines} = await api.get(`/api/projects/${this.projectId}/queue/recent?limit=${config.labelRecentLines}`);
-    this.recent = lines;
-    this.renderRecent();
-  }
-
   resetToPrediction() {
     const line = this.shown;
     if (!line) return;
@@ -560,7 +317,7 @@ class LabelPage {
     typeAt(this.input, char); // its input event saves the draft
   }
 
-  // --- typing, drafts, heartbeat -------------------------------------------
+  // --- typing, drafts, the outbox's answers ---------------------------------
 
   draftKey(lineId) {
     return `lineproof.draft.${this.me.id}.${lineId}`;
@@ -582,23 +339,6 @@ class LabelPage {
     } catch (error) {
       // The local copy stays; a lost lease shows at the next heartbeat or submit.
       if (!isTransient(error) && !(error instanceof ApiError && error.status === 409)) showError(error.message);
-    }
-  }
-
-  async heartbeat() {
-    for (const line of [this.current, this.next]) {
-      if (!line) continue;
-      try {
-        await api.post(`/api/lines/${line.id}/heartbeat`);
-      } catch (error) {
-        if (!(error instanceof ApiError && error.status === 409)) continue;
-        if (line === this.next) {
-          this.next = null;
-          this.fill();
-        } else if (line === this.current) {
-          showError(`${error.message} Your text is kept in this browser; press Alt+S to move on.`);
-        }
-      }
     }
   }
 
@@ -691,95 +431,7 @@ class LabelPage {
   renderVirtualKeys() {
     renderKeyboard(this.vkeys, this.detail, (char) => this.insert(char));
   }
-
-  renderReading(line) {
-    const prediction = line.prediction;
-    if (!prediction) {
-      replace(this.reading, 'No model has read this line yet: type what it says.');
-      return;
-    }
-    replace(
-      this.reading,
-      'Model read: ',
-      reading(prediction.text, prediction.char_confidences),
-      ` · ${percent(prediction.confidence, 0)} sure`,
-      line.transcription && this.amending ? ` · saved text: “${line.transcription.text}”` : null,
-    );
-  }
-
-  /** The coloured copy of the text behind the input: confidence per character. */
-  renderMirror() {
-    const line = this.shown;
-    const prediction = line?.prediction;
-    const text = this.input.value;
-    const aligned = alignToPrediction(text, prediction?.text ?? '');
-    const confidences = prediction?.char_confidences || [];
-    const caret = codePointIndex(text, this.input.selectionStart ?? 0);
-    replace(
-      this.mirror,
-      aligned.map(({char, source}, i) =>
-        h(
-          'span',
-          {class: `c-${prediction && source !== null ? level(confidences[source]) : 'edited'}${i === caret ? ' at' : ''}`},
-          char,
-        ),
-      ),
-    );
-    this.syncScroll();
-    this.markCharacter(aligned, caret);
-  }
-
-  onCaret() {
-    this.renderMirror();
-  }
-
-  syncScroll() {
-    this.mirror.scrollLeft = this.input.scrollLeft;
-  }
-
-  /** Outline, on the image, the character the caret is on (when the model placed it). */
-  markCharacter(aligned, caret) {
-    const line = this.shown;
-    const spans = line?.prediction?.spans;
-    const entry = aligned[caret] ?? aligned[caret - 1];
-    const span = entry && entry.source !== null && spans ? spans[entry.source] : null;
-    if (!span || !line.width) {
-      this.mark.hidden = true;
-      return;
-    }
-    const [x0, x1] = span;
-    this.mark.hidden = false;
-    this.mark.style.left = `${(100 * x0) / line.width}%`;
-    this.mark.style.width = `${(100 * Math.max(1, x1 - x0)) / line.width}%`;
-    if (this.zoom > 0) this.mark.scrollIntoView({block: 'nearest', inline: 'nearest'});
-  }
-
-  setZoom(index) {
-    this.zoom = Math.max(0, Math.min(ZOOMS.length - 1, index));
-    this.applyZoom();
-    // The toast says what the label on the crop says.
-    announce(`Zoom ${this.zoomLabel.textContent}`, {timeout: 1500});
-  }
-
-  /** "fit (87 %)", "2× fit (174 %)": the zoom step, and the scale of the image's pixels when known. */
-  zoomText(scale) {
-    const step = ZOOMS[this.zoom] === 1 ? 'fit' : `${ZOOMS[this.zoom]}× fit`;
-    return scale ? `${step} (${Math.round(scale * 100)} %)` : step;
-  }
-
-  applyZoom() {
-    const natural = this.image.naturalWidth;
-    const naturalHeight = this.image.naturalHeight;
-    if (!natural || !naturalHeight) {
-      this.zoomLabel.textContent = this.zoomText(null);
-      return;
-    }
-    const frame = this.cropScroll.clientWidth || 800;
-    const fit = Math.min(frame / natural, FIT_MAX_HEIGHT / naturalHeight);
-    const scale = fit * ZOOMS[this.zoom];
-    this.cropInner.style.width = `${Math.round(natural * scale)}px`;
-    // Upscaled a lot, nearest-neighbour keeps strokes crisp; less, smooth reads better.
-    this.image.classList.toggle('pixelated', scale >= 2.5);
-    this.zoomLabel.textContent = this.zoomText(scale);
-  }
 }
+
+// The page's other parts: the methods its siblings define, on the same object.
+Object.assign(LabelPage.prototype, queueMethods, historyMethods, readingMethods);
