@@ -28,7 +28,7 @@ from rest_framework.test import APIClient
 import recognition.base
 from annotator.errors import InvalidInputError
 from annotator.jobs.exports import export_job_run
-from annotator.jobs.training import train_config
+from annotator.jobs.training_data import train_config
 from annotator.management.commands.demo import DEMO_PROJECT
 from annotator.models import ExportJob, Line, Membership, ModelVersion, Prediction, Project, TrainingRun
 from annotator.selectors import verified_lines_since_last_model
