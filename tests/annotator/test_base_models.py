@@ -120,6 +120,7 @@ def test_a_project_added_in_the_admin_starts_from_the_chosen_base(media_root: Pa
         "lease_seconds": 600,
         "top_window": 20,
         "retrain_threshold": 200,
+        "full_retrain_every": 10,
         "eval_share": 0.1,
         "min_eval_lines": 50,
         "selection_strategy": "beam_margin",

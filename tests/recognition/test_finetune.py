@@ -77,6 +77,7 @@ def test_an_incremental_run_warm_starts_gently_and_evaluates_twice() -> None:
     assert config.freeze_cnn_steps == 0
     assert config.max_minutes == 2.0
     assert config.max_steps is not None
+    assert config.eval_every is not None
     assert config.eval_every * IncrementalRecipe().evaluations >= config.max_steps > config.eval_every
     with pytest.raises(ValueError, match="at least one new line"):
         incremental_config(0, 100)
