@@ -94,10 +94,8 @@ def rescore_order(lines: QuerySet[Line], *, batch_size: int, head_lines: int) ->
     """
     queue_order = (F("priority").desc(), "cold_rank", "id")
     head_size = max(1, min(head_lines, batch_size))
-    served_next = list(
-        lines.filter(split=Line.Split.TRAIN).exclude(priority=Line.UNSCORED).order_by(*queue_order)[:head_size]
-    )
-    head = [line.pk for line in served_next]
+    training = lines.filter(split=Line.Split.TRAIN).exclude(priority=Line.UNSCORED)
+    head = list(training.order_by(*queue_order).values_list("pk", flat=True)[:head_size])
     head += list(
         lines.filter(priority=Line.UNSCORED).order_by("cold_rank", "id").values_list("pk", flat=True)[:head_size]
     )
