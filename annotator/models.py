@@ -68,6 +68,12 @@ class Project(models.Model):
     retrain_threshold = models.PositiveIntegerField(
         default=200, help_text="Verified lines since the last model that trigger retraining."
     )
+    full_retrain_every = models.PositiveIntegerField(
+        default=10,
+        help_text="A threshold-triggered run is incremental (a short fine-tune of the active model on the new lines "
+        "plus a replay of older ones), except after this many incremental runs: then a full one. 1: every run is "
+        "full; 0: full runs only on the schedule or by hand.",
+    )
     eval_share = models.FloatField(
         default=0.1,
         validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
@@ -420,6 +426,11 @@ class ModelVersion(models.Model):
     # fans it out (jobs.scoring.predictions_refresh): one still set a while
     # later lost its message, and the recovery check sends it again.
     rescore_requested_at = models.DateTimeField(null=True, blank=True)
+    # Freshness: when this version became the active one, and when the first
+    # re-scoring batch under it landed (jobs.scoring sends the top of the queue
+    # first, so from then on the lines served next are ranked by this model).
+    promoted_at = models.DateTimeField(null=True, blank=True)
+    queue_reranked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -508,6 +519,14 @@ class TrainingRun(models.Model):
         SCHEDULE = "schedule"
         MANUAL = "manual"
 
+    # What a run trains (services.training_run_kind_choose picks it; jobs.training_data
+    # gives each its data and budget): the recipe of recognition.finetune over every
+    # verified line, or a short warm-start of the active model on the lines verified
+    # since it was trained plus a replay sample of older ones.
+    class Kind(models.TextChoices):
+        FULL = "full", "Full: every verified line, the fine-tuning recipe's budget"
+        INCREMENTAL = "incremental", "Incremental: the new lines and a replay sample, a short warm start"
+
     class Status(models.TextChoices):
         QUEUED = "queued"
         RUNNING = "running"
@@ -517,6 +536,7 @@ class TrainingRun(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="training_runs")
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.FULL)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     progress = models.JSONField(default=dict, blank=True)
     log = models.TextField(blank=True)

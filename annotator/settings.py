@@ -251,7 +251,10 @@ LINEPROOF_TRAIN_MAX_ATTEMPTS = envint("LINEPROOF_TRAIN_MAX_ATTEMPTS", "3")
 # (a failing run would otherwise be restarted by every submit).
 LINEPROOF_TRAIN_FAILURE_BACKOFF_SECONDS = float(os.environ.get("LINEPROOF_TRAIN_FAILURE_BACKOFF_SECONDS", "900"))
 # Re-scoring after a promotion: lines per batch task, threads per inference.
+# The first batch holds only the top of the queue (this many lines served
+# next, and as many never scored), so it lands within seconds.
 LINEPROOF_RESCORE_BATCH_SIZE = envint("LINEPROOF_RESCORE_BATCH_SIZE", "256")
+LINEPROOF_RESCORE_HEAD_LINES = envint("LINEPROOF_RESCORE_HEAD_LINES", "32")
 LINEPROOF_INFER_THREADS = envint("LINEPROOF_INFER_THREADS", "0") or None
 # Imports: one upload's size, and what a zip may unpack to (members, bytes);
 # checked before anything is stored. An import job without a heartbeat this

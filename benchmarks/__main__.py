@@ -5,6 +5,7 @@
     queue            the labeling queue under load over HTTP                  -> QUEUE.md
     learning_curve   CER after 0..all labels, from the base and from scratch -> LEARNING_CURVE.md
     segmentation     page segmentation vs kraken and Tesseract on hooker-pages -> SEGMENTATION.md
+    freshness        label to re-ranked queue, incremental vs full retraining -> FRESHNESS.md
 
 Each prints its table and writes its markdown file; each also runs alone
 (``python -m benchmarks.<name>``). The exit status is the worst of them.
@@ -16,7 +17,7 @@ import argparse
 import importlib
 import sys
 
-NAMES = ("recognition", "active_learning", "queue", "learning_curve", "segmentation")
+NAMES = ("recognition", "active_learning", "queue", "learning_curve", "segmentation", "freshness")
 
 
 def main(argv: list[str] | None = None) -> int:

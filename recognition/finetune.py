@@ -92,3 +92,84 @@ def finetune_config(
         patience=recipe.patience,
         batch_size=recipe.batch_size,
     )
+
+
+# --- incremental runs ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IncrementalRecipe:
+    """A short warm-start fine-tune of a model that already learned the
+    project: it sees the lines verified since that model was trained (new)
+    and a replay sample of older verified lines, for a small step budget.
+
+    * **Passes over the new lines, not over everything**: the budget is
+      ``new_line_passes`` passes over the new lines, mixed with
+      ``replay_ratio`` times as many older lines (which keep the model from
+      drifting towards the last few dozen lines: forgetting), so it grows with
+      the new lines only and a run takes seconds to a minute on a CPU
+      whatever the project's size.
+    * **A low learning rate** (a short warm-up, then the usual cosine decay):
+      the model is already near a good solution for this material; a rate
+      for adapting a base would undo it in a few steps.
+    * **No CNN freeze**: the low-level features were adapted by the full run
+      before; freezing would only slow the new lines' effect.
+    * **Two evaluations** (midway and at the end): the best of them is the
+      candidate, judged against the active model as any run is.
+    """
+
+    new_line_passes: float = 8.0
+    replay_ratio: float = 2.0
+    max_replay_lines: int = 400
+    min_steps: int = 30
+    max_steps: int = 300
+    learning_rate: float = 3e-4
+    warmup_steps: int = 5
+    augment_strength: float = 1.0
+    evaluations: int = 2
+    batch_size: int = 16
+
+
+DEFAULT_INCREMENTAL = IncrementalRecipe()
+
+
+def incremental_replay_lines(new_lines: int, old_lines: int, recipe: IncrementalRecipe = DEFAULT_INCREMENTAL) -> int:
+    """How many older verified lines an incremental run replays beside ``new_lines`` new ones."""
+    wanted = round(recipe.replay_ratio * max(0, new_lines))
+    return max(0, min(old_lines, wanted, recipe.max_replay_lines))
+
+
+def incremental_steps(new_lines: int, replay_lines: int, recipe: IncrementalRecipe = DEFAULT_INCREMENTAL) -> int:
+    """Optimizer steps of an incremental run: ``new_line_passes`` passes over the
+    new lines, whose batches also carry the replayed ones, within the bounds."""
+    seen = recipe.new_line_passes * (max(0, new_lines) + max(0, replay_lines))
+    steps = math.ceil(seen / recipe.batch_size)
+    return max(recipe.min_steps, min(recipe.max_steps, steps))
+
+
+def incremental_config(
+    new_lines: int,
+    replay_lines: int,
+    *,
+    max_minutes: float | None = None,
+    recipe: IncrementalRecipe = DEFAULT_INCREMENTAL,
+    base: TrainConfig | None = None,
+) -> TrainConfig:
+    """The TrainConfig of an incremental run over ``new_lines`` new and
+    ``replay_lines`` replayed lines (``base`` gives the other fields)."""
+    if new_lines < 1:
+        raise ValueError("an incremental run needs at least one new line")
+    steps = incremental_steps(new_lines, replay_lines, recipe)
+    return replace(
+        base or TrainConfig(),
+        max_steps=steps,
+        max_epochs=10_000,
+        max_minutes=max_minutes,
+        learning_rate=recipe.learning_rate,
+        warmup_steps=min(recipe.warmup_steps, steps),
+        freeze_cnn_steps=0,
+        augment_strength=recipe.augment_strength,
+        eval_every=max(1, math.ceil(steps / recipe.evaluations)),
+        patience=recipe.evaluations,
+        batch_size=recipe.batch_size,
+    )

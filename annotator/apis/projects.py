@@ -133,6 +133,12 @@ class SettingsInput(serializers.Serializer):
     retrain_threshold = serializers.IntegerField(
         min_value=0, required=False, help_text="0 turns automatic retraining off"
     )
+    full_retrain_every = serializers.IntegerField(
+        min_value=0,
+        required=False,
+        help_text="Threshold runs are incremental; after this many a full one (1: always full; 0: full only on "
+        "the schedule or by hand)",
+    )
     top_window = serializers.IntegerField(required=False)
     lease_seconds = serializers.IntegerField(required=False)
     require_review = serializers.BooleanField(required=False)

@@ -18,6 +18,10 @@ class TrainingRunOutput(serializers.Serializer):
     id = serializers.IntegerField()
     project = serializers.IntegerField(source="project_id")
     trigger = serializers.CharField()
+    kind = serializers.CharField(
+        help_text="full (every verified line) or incremental (the new lines and a replay sample); "
+        "see training_run_kinds in /api/vocabulary"
+    )
     status = serializers.CharField()
     attempt = serializers.IntegerField()
     progress = serializers.DictField(help_text="phase, step, loss, val_cer, eta_seconds... as training goes")
@@ -56,6 +60,16 @@ class ModelVersionOutput(serializers.Serializer):
         source="project.auto_accept_max_error", help_text="The project's target line error among accepted lines"
     )
     created_at = serializers.DateTimeField()
+    promoted_at = serializers.DateTimeField(allow_null=True, help_text="When it became the active model.")
+    queue_reranked_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the top of the queue was first ranked by it (its first re-scoring batch)."
+    )
+
+
+class TrainingRunInput(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=TrainingRun.Kind.values, required=False, help_text="Default: a full run, as on a schedule."
+    )
 
 
 class TrainingRunListApi(APIView):
@@ -65,14 +79,21 @@ class TrainingRunListApi(APIView):
         return Response(TrainingRunOutput(training_run_list(project=project)[:50], many=True).data)
 
     @extend_schema(
-        request=None,
-        responses={202: TrainingRunOutput, 403: ERRORS[403], 404: ERRORS[404]},
-        description="Start retraining by hand (project admins). If a run is already queued or running, "
-        "that run is returned instead of a new one.",
+        request=TrainingRunInput,
+        responses={202: TrainingRunOutput, 400: ERRORS[400], 403: ERRORS[403], 404: ERRORS[404]},
+        description="Start retraining by hand (project admins), a full run unless the body asks for "
+        '{"kind": "incremental"}. If a run is already queued or running, that run is returned instead of a new one.',
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = project_get(project_id=project_id, user=request.user)
-        run = training_run_request(project=project, trigger=TrainingRun.Trigger.MANUAL, user=request.user)
+        body = TrainingRunInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        run = training_run_request(
+            project=project,
+            trigger=TrainingRun.Trigger.MANUAL,
+            user=request.user,
+            kind=body.validated_data.get("kind", TrainingRun.Kind.FULL),
+        )
         return Response(TrainingRunOutput(run).data, status=status.HTTP_202_ACCEPTED)
 
 

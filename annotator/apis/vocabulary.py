@@ -1,6 +1,6 @@
 """The names the UI shows and sends, defined once on the server: roles and what
-each may do, import kinds, review lists, flag kinds, export formats and scopes, scripts and the shipped
-base models."""
+each may do, import kinds, review lists, flag kinds, export formats and scopes, scripts, the kinds
+of training run and the shipped base models."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from annotator.apis.common import NamedOutput
 from annotator.formats import IMPORT_KINDS
-from annotator.models import ExportJob, LineFlag, Membership, Project
+from annotator.models import ExportJob, LineFlag, Membership, Project, TrainingRun
 from annotator.permissions import ADMIN_ROLES, REVIEW_ROLES
 from annotator.selectors import REVIEW_KINDS, base_model_list
 
@@ -32,6 +32,7 @@ class VocabularyOutput(serializers.Serializer):
     export_formats = NamedOutput(many=True)
     export_scopes = NamedOutput(many=True)
     scripts = NamedOutput(many=True, help_text="The scripts a project's material can be in.")
+    training_run_kinds = NamedOutput(many=True, help_text="What a training run trains (a run's kind).")
     base_models = NamedOutput(many=True, help_text="The shipped base models a new project can start from.")
     default_base_model = serializers.CharField(help_text="The base a new project starts from unless told otherwise.")
 
@@ -53,6 +54,7 @@ class VocabularyApi(APIView):
                     "export_formats": [{"name": k, "description": d} for k, d in ExportJob.Format.choices],
                     "export_scopes": [{"name": k, "description": d} for k, d in ExportJob.Scope.choices],
                     "scripts": [{"name": k, "description": str(d)} for k, d in Project.Script.choices],
+                    "training_run_kinds": [{"name": k, "description": str(d)} for k, d in TrainingRun.Kind.choices],
                     "base_models": base_model_list(),
                     "default_base_model": settings.LINEPROOF_BASE_MODEL,
                 }

@@ -3,7 +3,10 @@
 ``predictions_refresh`` enqueues one ``prediction_batch_store`` task per batch
 of unverified lines, on the ``default`` queue: after a promotion or a settings
 change (every unverified line), and after an import (the lines the active model
-has not read yet). Each batch reads its lines once with the active model
+has not read yet). The first batch is small and holds the top of the queue
+(``rescore_order``), so the lines served next are ranked by a new model
+within seconds of its promotion (``ModelVersion.queue_reranked_at``); the
+rest follows in batches. Each batch reads its lines once with the active model
 (``recognition.selection.pool_scores``: MC dropout passes or embeddings only
 when the project's strategy needs them), stores a Prediction per line and
 moves the lines' ``Line.priority`` to the strategy's priority
@@ -55,10 +58,10 @@ def predictions_refresh(
     *, model_version: ModelVersion, batch_size: int | None = None, unread_only: bool = False
 ) -> list[list[int]]:
     """Enqueue scoring of the unverified lines under ``model_version``, one
-    ``prediction_batch_store`` task per batch, the top of the current queue
-    first (those lines are served next), lines never scored before those.
-    ``unread_only``: only the lines this version has not read (new lines).
-    Returns the batches; nothing when the version is no longer active."""
+    ``prediction_batch_store`` task per batch, the top of the queue first
+    (``rescore_order``). ``unread_only``: only the lines this version has not
+    read (new lines). Returns the batches; nothing when the version is no
+    longer active."""
     if not unread_only:
         # The request is taken: the recovery check no longer sends it again.
         ModelVersion.objects.filter(pk=model_version.pk, rescore_requested_at__lte=timezone.now()).update(
@@ -66,18 +69,41 @@ def predictions_refresh(
         )
     if model_version.status != ModelVersion.Status.ACTIVE:
         return []
-    size = batch_size or settings.LINEPROOF_RESCORE_BATCH_SIZE
     lines = _unverified_lines(model_version.project_id)
     if unread_only:
         lines = lines.exclude(Exists(Prediction.objects.filter(line=OuterRef("pk"), model_version=model_version)))
-    # Lines never scored first (they wait at the end of the queue until then),
-    # then the top of the current queue (served next).
-    unscored_first = Case(When(priority=Line.UNSCORED, then=Value(0)), default=Value(1))
-    ids = list(lines.order_by(unscored_first, F("priority").desc(), "cold_rank", "id").values_list("pk", flat=True))
-    batches = [ids[start : start + size] for start in range(0, len(ids), size)]
+    batches = rescore_order(
+        lines,
+        batch_size=batch_size or settings.LINEPROOF_RESCORE_BATCH_SIZE,
+        head_lines=settings.LINEPROOF_RESCORE_HEAD_LINES,
+    )
     for batch in batches:
         task_send_on_commit(PREDICTION_BATCH_STORE, model_version.pk, batch)
     return batches
+
+
+def rescore_order(lines: QuerySet[Line], *, batch_size: int, head_lines: int) -> list[list[int]]:
+    """``lines`` in the batches a re-scoring sends, in order.
+
+    The first batch, small so that it lands within seconds, is the top of the
+    queue: the ``head_lines`` training lines the claim serves next (its
+    order: priority, then cold rank), with up to ``head_lines`` lines never
+    scored (they wait behind every scored line until a model reads them).
+    The rest follow in batches of ``batch_size``: lines never scored first,
+    then by current priority, highest first.
+    """
+    queue_order = (F("priority").desc(), "cold_rank", "id")
+    head_size = max(1, min(head_lines, batch_size))
+    training = lines.filter(split=Line.Split.TRAIN).exclude(priority=Line.UNSCORED)
+    head = list(training.order_by(*queue_order).values_list("pk", flat=True)[:head_size])
+    head += list(
+        lines.filter(priority=Line.UNSCORED).order_by("cold_rank", "id").values_list("pk", flat=True)[:head_size]
+    )
+    unscored_first = Case(When(priority=Line.UNSCORED, then=Value(0)), default=Value(1))
+    taken = set(head)
+    rest = [pk for pk in lines.order_by(unscored_first, *queue_order).values_list("pk", flat=True) if pk not in taken]
+    batches = [head] if head else []
+    return batches + [rest[start : start + batch_size] for start in range(0, len(rest), batch_size)]
 
 
 @lru_cache(maxsize=2)
@@ -152,6 +178,9 @@ def prediction_batch_store(*, model_version: ModelVersion, line_ids: Sequence[in
                 Prediction.objects.filter(line=OuterRef("pk"), model_version=model_version).values("priority")[:1]
             )
         )
+        # The first batch to land is the top of the queue (predictions_refresh
+        # sends it first): from now on the lines served next are ranked by this model.
+        still_active.filter(queue_reranked_at__isnull=True).update(queue_reranked_at=timezone.now())
     # Submissions still waiting for review are judged against the new reading.
     for line in lines:
         if line.current_transcription_id is not None:

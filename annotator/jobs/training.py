@@ -7,7 +7,9 @@ can change alone:
 - ``run_train``: what the model learns from and how (a fine-tune of the
   active model, which for a project's first run is its base model; a fresh
   model of the project's preset only for a project started from scratch),
-  within a step budget under a wall-clock ceiling (``train_config``), with
+  on the lines of the run's kind (``training_data``: every verified line, or
+  for an incremental run the new ones and a replay sample), within a step
+  budget under a wall-clock ceiling (``training_data.train_config``), with
   throttled progress on the run's row. The heartbeat comes from a thread of
   its own (``jobs.heartbeat``) through every step.
 - ``judging.run_judge``: the candidate and the active model (a base model
@@ -27,12 +29,11 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
@@ -40,15 +41,14 @@ from annotator.jobs.heartbeat import Heartbeat
 from annotator.jobs.jsonsafe import json_safe
 from annotator.jobs.judging import Judgement, run_judge
 from annotator.jobs.recovery import training_run_recover_stale
-from annotator.models import Line, ModelVersion, Project, TrainingRun, Transcription
-from annotator.selectors import lines_verified, project_active_model
+from annotator.jobs.training_data import TrainingData, train_config, training_data
+from annotator.models import ModelVersion, Project, TrainingRun
+from annotator.selectors import project_active_model
 from annotator.services import TrainingError, model_version_promote
 from annotator.storage import storage_local_path, storage_publish, storage_work_dir
 from recognition.checkpoint import load_checkpoint
-from recognition.data import LineSample
-from recognition.finetune import finetune_config
 from recognition.model import PRESETS, ModelConfig
-from recognition.train import Progress, TrainConfig, TrainResult, train
+from recognition.train import Progress, TrainResult, train
 
 logger = logging.getLogger(__name__)
 
@@ -101,10 +101,14 @@ def _claim(run: TrainingRun) -> bool:
             return False
         # The model version exists from the start: its created_at is the data
         # snapshot, so lines verified while this run trains count towards the next.
-        version = ModelVersion.objects.create(
-            project_id=run.project_id, parent=project_active_model(project=run.project), status="training"
-        )
-        TrainingRun.objects.filter(pk=run.pk).update(model_version=version)
+        parent = project_active_model(project=run.project)
+        version = ModelVersion.objects.create(project_id=run.project_id, parent=parent, status="training")
+        fields: dict[str, Any] = {"model_version": version}
+        if run.kind == TrainingRun.Kind.INCREMENTAL and (parent is None or parent.base_name or not parent.checkpoint):
+            # Nothing trained on this project's lines to warm-start from (the
+            # base changed since the request): this run is a full one.
+            fields["kind"] = TrainingRun.Kind.FULL
+        TrainingRun.objects.filter(pk=run.pk).update(**fields)
     return True
 
 
@@ -112,14 +116,16 @@ def _train_judge_promote(run: TrainingRun) -> None:
     run.refresh_from_db()
     version = run.model_version
     assert version is not None  # set by _claim
-    data = training_data(project=run.project)
+    parent = version.parent
+    data = training_data(
+        project=run.project, kind=run.kind, since=parent.created_at if parent is not None else None, seed=run.pk
+    )
     log = RunLog()
     result = run_train(run=run, version=version, data=data, log=log)
     last = TrainingRun.objects.values_list("progress", flat=True).get(pk=run.pk)
     if not _run_touch(run.pk, progress={**last, "phase": "evaluating"}, log=log.text):
         return  # cancelled, or declared dead and replaced: leave it to whoever changed it
-    # The active model when the run started: the one a promotion replaces.
-    parent = version.parent
+    # The active model when the run started (``parent``): the one a promotion replaces.
     judgement = run_judge(
         project=run.project,
         candidate=result.best_checkpoint,
@@ -130,55 +136,7 @@ def _train_judge_promote(run: TrainingRun) -> None:
     run_publish_and_promote(run=run, version=version, result=result, data=data, judgement=judgement, log=log)
 
 
-# --- data and progress -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TrainingData:
-    train: list[LineSample]
-    eval: list[LineSample]
-
-
-def line_samples_verified(*, project: Project, split: str) -> list[LineSample]:
-    """What a training run learns from (``split="train"``) or is judged on (``"eval"``).
-
-    Human-verified lines at weight 1; model-accepted ones only when the
-    project opts in, at ``project.model_accepted_weight`` (they are the model's
-    own readings: self-training, which should pull less than human truth).
-    """
-    lines = lines_verified(project=project, split=split).select_related("current_transcription").order_by("id")
-    if not project.train_on_model_accepted:
-        lines = lines.exclude(current_transcription__source=Transcription.Source.MODEL_ACCEPTED)
-    samples = []
-    for line in lines:
-        transcription = line.current_transcription
-        if transcription is None:
-            continue
-        accepted = transcription.source == Transcription.Source.MODEL_ACCEPTED
-        samples.append(
-            LineSample(
-                id=str(line.pk),
-                text=transcription.text,
-                path=storage_local_path(line.crop.name or ""),
-                weight=project.model_accepted_weight if accepted else 1.0,
-            )
-        )
-    return samples
-
-
-def training_data(*, project: Project) -> TrainingData:
-    """The verified lines of both splits, or TrainingError below the minimums."""
-    data = TrainingData(
-        train=line_samples_verified(project=project, split=Line.Split.TRAIN),
-        eval=line_samples_verified(project=project, split=Line.Split.EVAL),
-    )
-    need_train, need_eval = settings.LINEPROOF_TRAIN_MIN_TRAIN_LINES, settings.LINEPROOF_TRAIN_MIN_EVAL_LINES
-    if len(data.train) < need_train or len(data.eval) < need_eval:
-        raise TrainingError(
-            f"Not enough verified lines to train: {len(data.train)} training lines (need {need_train}) "
-            f"and {len(data.eval)} evaluation lines (need {need_eval})."
-        )
-    return data
+# --- progress ----------------------------------------------------------------
 
 
 class RunLog:
@@ -232,21 +190,6 @@ def _checkpoint_path(model_version: ModelVersion) -> Path:
     return storage_local_path(model_version.checkpoint)
 
 
-def train_config(*, lines: int, fine_tune: bool) -> TrainConfig:
-    """A run's TrainConfig: its budget counts optimizer steps, with
-    LINEPROOF_TRAIN_MAX_MINUTES only as a wall-clock ceiling, so a busy
-    machine gives fewer runs rather than worse ones. Fine-tuning (the active
-    model, a base included) follows ``recognition.finetune`` for ``lines``
-    labeled lines; a first model from scratch gets LINEPROOF_TRAIN_MAX_STEPS.
-    LINEPROOF_TRAIN_CONFIG overrides any field."""
-    ceiling = settings.LINEPROOF_TRAIN_MAX_MINUTES
-    if fine_tune:
-        config = finetune_config(max(1, lines), max_minutes=ceiling)
-    else:
-        config = TrainConfig(max_steps=settings.LINEPROOF_TRAIN_MAX_STEPS, max_minutes=ceiling)
-    return replace(config, **{"threads": settings.LINEPROOF_TRAIN_THREADS, **settings.LINEPROOF_TRAIN_CONFIG})
-
-
 # --- the steps ---------------------------------------------------------------
 
 
@@ -257,13 +200,19 @@ def run_train(*, run: TrainingRun, version: ModelVersion, data: TrainingData, lo
     project, parent = run.project, version.parent
     init = _checkpoint_path(parent) if parent is not None and parent.checkpoint else None
     model_config = None if init is not None else ModelConfig(num_classes=2, **PRESETS[project.model_preset])
-    config = train_config(lines=len(data.train), fine_tune=init is not None)
+    incremental = data.kind == TrainingRun.Kind.INCREMENTAL
+    config = train_config(
+        lines=len(data.train), fine_tune=init is not None, new_lines=data.new_lines if incremental else None
+    )
     if parent is not None and init is not None:
         source = f"fine-tuning model {parent.pk}" + (f" (base model {parent.base_name})" if parent.base_name else "")
     else:
         source = f"new {project.model_preset} model"
+    lines = f"{len(data.train)} training lines"
+    if incremental:
+        lines = f"incremental: {data.new_lines} new and {data.replay_lines} replayed training lines"
     log.add(
-        f"{len(data.train)} training lines, {len(data.eval)} evaluation lines; {source}; "
+        f"{lines}, {len(data.eval)} evaluation lines; {source}; "
         f"at most {config.max_steps} steps and {config.max_minutes} minutes"
     )
     _run_touch(run.pk, log=log.text)
@@ -317,7 +266,11 @@ def run_publish_and_promote(
             cer=metrics["cer"],
             wer=metrics["wer"],
             ser=metrics["ser"],
-            train_lines=len(data.train),
+            # The verified lines the model has learned from: an incremental
+            # run adds its new lines to those of the model it started from.
+            train_lines=data.new_lines + parent.train_lines
+            if data.kind == TrainingRun.Kind.INCREMENTAL and parent is not None
+            else len(data.train),
             status=ModelVersion.Status.CANDIDATE if better else ModelVersion.Status.REJECTED,
             **judgement.acceptance,
         )
@@ -339,6 +292,8 @@ def run_publish_and_promote(
                 "phase": "done",
                 "decision": decision,
                 "eval_lines": len(data.eval),
+                "train_lines": len(data.train),
+                "new_lines": data.new_lines,
                 "metrics": metrics,
                 "active_metrics": judgement.active_metrics,
             },

@@ -35,6 +35,7 @@ class ProjectSettings(TypedDict, total=False):
 
     selection_strategy: str
     retrain_threshold: int
+    full_retrain_every: int
     top_window: int
     lease_seconds: int
     require_review: bool

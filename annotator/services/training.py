@@ -11,6 +11,13 @@ The life of a run::
     training_run_retry       a running run whose heartbeat stopped lost its worker:
                              failed ("worker lost") and requeued as a new run, attempt + 1
 
+Each run has a kind (``TrainingRun.Kind``, chosen at the request by
+``training_run_kind_choose``): a threshold-triggered run is incremental (a short
+warm-start of the active model on the new lines and a replay sample of older
+ones: the queue is re-ranked by a model that learned from the latest labels
+within minutes), except every ``project.full_retrain_every``-th one; a run on
+the schedule or by hand is full (the fine-tuning recipe over every verified line).
+
 The training itself runs in a worker (``annotator.jobs.training``); this module
 is what the web process needs: it never imports PyTorch.
 """
@@ -25,9 +32,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotator.enqueue import PREDICTIONS_REFRESH, TRAINING_RUN_EXECUTE, task_send_on_commit
+from annotator.errors import InvalidInputError
 from annotator.models import Line, ModelVersion, Project, TrainingRun
 from annotator.permissions import ADMIN_ROLES, AnyUser, membership_require, user_pk
-from annotator.selectors import lines_verified, training_runs_stale, verified_lines_since_last_model
+from annotator.selectors import (
+    lines_verified,
+    project_active_model,
+    training_runs_stale,
+    verified_lines_since_last_model,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +51,42 @@ class TrainingError(Exception):
     """A run that cannot go on, with a message for the run's error field."""
 
 
-def training_run_request(*, project: Project, trigger: str, user: AnyUser | None = None) -> TrainingRun:
+def training_run_kind_choose(*, project: Project, trigger: str) -> str:
+    """The kind of a new run (``TrainingRun.Kind``): full on the schedule, by
+    hand, before the project has a trained active model (a base model is
+    adapted by a full run first), and after ``project.full_retrain_every``
+    incremental runs since the last full one (0: never by count); else
+    incremental."""
+    every = project.full_retrain_every
+    if trigger != TrainingRun.Trigger.THRESHOLD or every == 1:
+        return TrainingRun.Kind.FULL
+    active = project_active_model(project=project)
+    if active is None or active.base_name or not active.checkpoint:
+        return TrainingRun.Kind.FULL
+    if every == 0:
+        return TrainingRun.Kind.INCREMENTAL
+    done = TrainingRun.objects.filter(project=project, status=TrainingRun.Status.SUCCEEDED)
+    last_full = done.filter(kind=TrainingRun.Kind.FULL).order_by("-created_at").values_list("created_at", flat=True)
+    incremental = done.filter(kind=TrainingRun.Kind.INCREMENTAL)
+    since = last_full.first()
+    if since is not None:
+        incremental = incremental.filter(created_at__gt=since)
+    if incremental[:every].count() >= every:
+        return TrainingRun.Kind.FULL
+    return TrainingRun.Kind.INCREMENTAL
+
+
+def training_run_request(
+    *, project: Project, trigger: str, user: AnyUser | None = None, kind: str | None = None
+) -> TrainingRun:
     """Queue a training run for ``project`` and enqueue its job once the
     transaction commits; if one is already queued or running, return that one
     instead (one run at a time: a second would train on the same labels).
-    ``user``, when given, must be an admin of the project."""
+    ``user``, when given, must be an admin of the project. ``kind``: a
+    ``TrainingRun.Kind``, by default ``training_run_kind_choose``'s."""
+    if kind is not None and kind not in TrainingRun.Kind.values:
+        message = f"Unknown kind of run {kind!r}; use one of {', '.join(TrainingRun.Kind.values)}."
+        raise InvalidInputError(message, fields={"kind": [message]})
     if user is not None:
         membership_require(project=project, user=user, roles=ADMIN_ROLES)
     # A run whose worker died would block every new request until it is
@@ -53,7 +97,10 @@ def training_run_request(*, project: Project, trigger: str, user: AnyUser | None
         try:
             with transaction.atomic():
                 run = TrainingRun.objects.create(
-                    project=project, trigger=trigger, requested_by_id=user_pk(user) if user is not None else None
+                    project=project,
+                    trigger=trigger,
+                    kind=kind or training_run_kind_choose(project=project, trigger=trigger),
+                    requested_by_id=user_pk(user) if user is not None else None,
                 )
         except IntegrityError:
             # Race: two requests at once (two submits crossing the threshold
@@ -154,6 +201,7 @@ def training_run_retry(*, run: TrainingRun, now: datetime | None = None) -> Trai
                 retry = TrainingRun.objects.create(
                     project_id=run.project_id,
                     trigger=run.trigger,
+                    kind=run.kind,
                     requested_by_id=run.requested_by_id,
                     attempt=run.attempt + 1,
                     retry_of=run,
@@ -178,7 +226,9 @@ def model_version_promote(*, model_version: ModelVersion) -> ModelVersion:
         ModelVersion.objects.filter(project_id=model_version.project_id, status=ModelVersion.Status.ACTIVE).exclude(
             pk=model_version.pk
         ).update(status=ModelVersion.Status.RETIRED)
-        ModelVersion.objects.filter(pk=model_version.pk).update(status=ModelVersion.Status.ACTIVE)
+        ModelVersion.objects.filter(pk=model_version.pk).update(
+            status=ModelVersion.Status.ACTIVE, promoted_at=timezone.now(), queue_reranked_at=None
+        )
         model_version_rescore_request(model_version=model_version)
         model_version.refresh_from_db()
     return model_version

@@ -18,7 +18,16 @@ from pytest_django import DjangoCaptureOnCommitCallbacks, DjangoDbBlocker, Setti
 import annotator.tasks  # noqa: F401  registers the tasks run_enqueued runs
 from annotator import enqueue
 from annotator.celery import app as celery_app
-from tests.annotator.factories import Broker, tiny_config
+from annotator.models import Line, Membership, Project
+from tests.annotator.factories import (
+    TRAINING_TEXTS,
+    Broker,
+    make_member,
+    make_project,
+    make_rendered_lines,
+    tiny_config,
+    verify,
+)
 
 
 @pytest.fixture(scope="session")
@@ -123,3 +132,17 @@ def broker_down(broker: Broker) -> Callable[[], None]:
     """The broker down from the start of the test (``Broker.down``); call the value to bring it back."""
     broker.down()
     return broker.up
+
+
+@pytest.fixture
+def world(tiny_training: Settings) -> tuple[Project, Any]:
+    """Five verified training lines and, rendered identically, two verified eval
+    lines (a model that learned the training lines reads them), plus three
+    unlabeled training lines for the queue; returns the project and its admin."""
+    project = make_project(model_preset="tiny", retrain_threshold=0)
+    admin = make_member(project, role=Membership.Role.ADMIN)
+    verify(make_rendered_lines(project, TRAINING_TEXTS, prefix="t"), TRAINING_TEXTS, user=admin)
+    evaluation = make_rendered_lines(project, TRAINING_TEXTS[:2], split=Line.Split.EVAL, prefix="e")
+    verify(evaluation, TRAINING_TEXTS[:2], user=admin)
+    make_rendered_lines(project, ("dear kew", "sir 1851 seeds", "truly"), prefix="u", seed=5)
+    return project, admin

@@ -197,6 +197,10 @@ def make_active_model(project: Project, *, accept_threshold: float | None = None
     )
 
 
+# What the training tests' projects learn: short lines a tiny model learns in a few hundred steps.
+TRAINING_TEXTS = ("kew gardens", "dear sir", "seeds 1851", "yours truly", "the herbarium")
+
+
 def tiny_config(**overrides: Any) -> dict[str, Any]:
     """LINEPROOF_TRAIN_CONFIG for training runs a test can afford (tiny preset, one thread)."""
     return {

@@ -766,7 +766,7 @@ def test_numbers_past_the_database_range_are_400s(world: tuple[Project, Line, Us
     assert claim.status_code == 400
     assert "exclude" in claim.json()["error"]["fields"]
     admin = as_user(make_member(project, role=Membership.Role.ADMIN))
-    for name in ("retrain_threshold", "top_window", "lease_seconds"):
+    for name in ("retrain_threshold", "full_retrain_every", "top_window", "lease_seconds"):
         changed = admin.patch(reverse("project-settings", args=[project.pk]), {name: 10**30}, format="json")
         assert changed.status_code == 400, name
         assert name in changed.json()["error"]["fields"]

@@ -28,7 +28,7 @@ from rest_framework.test import APIClient
 import recognition.base
 from annotator.errors import InvalidInputError
 from annotator.jobs.exports import export_job_run
-from annotator.jobs.training import train_config
+from annotator.jobs.training_data import train_config
 from annotator.management.commands.demo import DEMO_PROJECT
 from annotator.models import ExportJob, Line, Membership, ModelVersion, Prediction, Project, TrainingRun
 from annotator.selectors import verified_lines_since_last_model
@@ -120,6 +120,7 @@ def test_a_project_added_in_the_admin_starts_from_the_chosen_base(media_root: Pa
         "lease_seconds": 600,
         "top_window": 20,
         "retrain_threshold": 200,
+        "full_retrain_every": 10,
         "eval_share": 0.1,
         "min_eval_lines": 50,
         "selection_strategy": "beam_margin",

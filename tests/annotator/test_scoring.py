@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from annotator.jobs.scoring import prediction_batch_store
-from annotator.jobs.training import line_samples_verified
+from annotator.jobs.training_data import line_samples_verified
 from annotator.models import Line, Membership, Prediction, Transcription
 from annotator.selectors import review_list, verified_lines_since_last_model
 from annotator.services import line_review

@@ -16,7 +16,8 @@ from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from annotator.jobs.recovery import training_run_recover_stale
 from annotator.jobs.scoring import prediction_batch_store, predictions_refresh
-from annotator.jobs.training import _claim, _ProgressWriter, line_samples_verified, training_run_execute
+from annotator.jobs.training import _claim, _ProgressWriter, training_run_execute
+from annotator.jobs.training_data import line_samples_verified
 from annotator.models import Line, Membership, ModelVersion, Prediction, Project, TrainingRun
 from annotator.selectors import eval_lines_labeled, verified_lines_since_last_model
 from annotator.services import (
@@ -30,11 +31,11 @@ from annotator.services import (
 )
 from recognition.train import Progress
 from tests.annotator.factories import (
+    TRAINING_TEXTS,
     client_id,
     make_lines,
     make_member,
     make_project,
-    make_rendered_lines,
     run_in_threads,
     score_lines,
     tiny_config,
@@ -43,23 +44,9 @@ from tests.annotator.factories import (
 
 pytestmark = pytest.mark.django_db
 
-TEXTS = ("kew gardens", "dear sir", "seeds 1851", "yours truly", "the herbarium")
+TEXTS = TRAINING_TEXTS
 EXECUTE = "annotator.tasks.training_run_execute"
 REFRESH = "annotator.tasks.predictions_refresh"
-
-
-@pytest.fixture
-def world(tiny_training: Settings) -> tuple[Project, User]:
-    """Five verified training lines and, rendered identically, two verified eval
-    lines (a model that learned the training lines reads them), plus three
-    unlabeled training lines for the queue."""
-    project = make_project(model_preset="tiny", retrain_threshold=0)
-    admin = make_member(project, role=Membership.Role.ADMIN)
-    verify(make_rendered_lines(project, TEXTS, prefix="t"), TEXTS, user=admin)
-    evaluation = make_rendered_lines(project, TEXTS[:2], split=Line.Split.EVAL, prefix="e")
-    verify(evaluation, TEXTS[:2], user=admin)
-    make_rendered_lines(project, ("dear kew", "sir 1851 seeds", "truly"), prefix="u", seed=5)
-    return project, admin
 
 
 def run_once(project: Project, settings: Settings, **config: Any) -> TrainingRun:

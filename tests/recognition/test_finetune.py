@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from recognition.checkpoint import load_checkpoint
-from recognition.finetune import FinetuneRecipe, finetune_config, finetune_steps
+from recognition.finetune import (
+    FinetuneRecipe,
+    IncrementalRecipe,
+    finetune_config,
+    finetune_steps,
+    incremental_config,
+    incremental_replay_lines,
+    incremental_steps,
+)
 from recognition.infer import Recognizer
 from recognition.metrics import cer
 from recognition.train import train
@@ -41,6 +49,38 @@ def test_the_wall_clock_is_only_a_ceiling() -> None:
 def test_no_labels_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one labeled line"):
         finetune_config(0)
+
+
+def test_an_incremental_budget_grows_with_the_new_lines_not_with_the_project() -> None:
+    recipe = IncrementalRecipe()
+    fifty = incremental_config(50, incremental_replay_lines(50, 100))
+    fifty_in_a_big_project = incremental_config(50, incremental_replay_lines(50, 5000))
+    assert fifty.max_steps == fifty_in_a_big_project.max_steps
+    assert fifty.max_steps is not None
+    assert recipe.min_steps <= fifty.max_steps < finetune_steps(150)
+    assert incremental_steps(1, 0) == recipe.min_steps
+    assert incremental_steps(10**5, 400) == recipe.max_steps
+    assert incremental_steps(50, 100) < incremental_steps(150, 300)
+
+
+def test_replay_is_a_share_of_the_new_lines_bounded_by_what_there_is_and_by_the_cap() -> None:
+    recipe = IncrementalRecipe(replay_ratio=2.0, max_replay_lines=400)
+    assert incremental_replay_lines(50, 1000, recipe) == 100
+    assert incremental_replay_lines(50, 30, recipe) == 30
+    assert incremental_replay_lines(1000, 10**5, recipe) == 400
+    assert incremental_replay_lines(0, 1000, recipe) == 0
+
+
+def test_an_incremental_run_warm_starts_gently_and_evaluates_twice() -> None:
+    config = incremental_config(50, 100, max_minutes=2.0)
+    assert config.learning_rate < finetune_config(50).learning_rate
+    assert config.freeze_cnn_steps == 0
+    assert config.max_minutes == 2.0
+    assert config.max_steps is not None
+    assert config.eval_every is not None
+    assert config.eval_every * IncrementalRecipe().evaluations >= config.max_steps > config.eval_every
+    with pytest.raises(ValueError, match="at least one new line"):
+        incremental_config(0, 100)
 
 
 @pytest.mark.slow

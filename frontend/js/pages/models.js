@@ -138,7 +138,7 @@ class ModelsPage {
               h('td', {}, `#${m.id}`, m.base_name
                 ? h('small', {class: 'muted'}, ` base model ${m.base_name}`)
                 : m.parent_id ? h('small', {class: 'muted'}, ` from #${m.parent_id}`) : null),
-              h('td', {}, h('span', {class: `badge ${m.status}`}, m.status)),
+              h('td', {}, h('span', {class: `badge ${m.status}`}, m.status), rerankedNote(m)),
               h('td', {class: 'num'}, percent(m.cer)),
               h('td', {class: 'num'}, percent(m.wer)),
               h('td', {class: 'num'}, percent(m.ser)),
@@ -166,7 +166,7 @@ class ModelsPage {
       h(
         'table',
         {},
-        h('thead', {}, h('tr', {}, ['Run', 'Status', 'Trigger', 'Started', 'Finished'].map((t) => h('th', {scope: 'col'}, t)))),
+        h('thead', {}, h('tr', {}, ['Run', 'Status', 'Trigger', 'Kind', 'Started', 'Finished'].map((t) => h('th', {scope: 'col'}, t)))),
         h(
           'tbody',
           {},
@@ -177,6 +177,7 @@ class ModelsPage {
               h('td', {}, `#${run.id}`, run.attempt > 1 ? h('small', {class: 'muted'}, ` try ${run.attempt}`) : null),
               h('td', {}, h('span', {class: `badge ${runOutcome(run).status}`}, runOutcome(run).status), run.error ? h('div', {class: 'error'}, run.error) : null),
               h('td', {}, run.trigger),
+              h('td', {}, run.kind),
               h('td', {}, formatDate(run.started_at)),
               h('td', {}, formatDate(run.finished_at)),
             ),
@@ -227,7 +228,7 @@ class ModelsPage {
     replace(
       this.runBox,
       title,
-      h('p', {}, `Run #${run.id}, ${run.trigger}, requested ${formatDate(run.created_at)}`),
+      h('p', {}, `Run #${run.id}, ${run.trigger}, ${run.kind}, requested ${formatDate(run.created_at)}`),
       bar.el,
       h('dl', {}, rows.map(([label, value]) => [h('dt', {}, label), h('dd', {}, value)])),
       actions,
@@ -331,4 +332,11 @@ function calibrationTitle(m) {
   const c = m.calibration || {};
   if (!c.method) return 'no calibration';
   return `${c.method} calibration fitted on ${c.fitted_lines} eval lines (${percent(c.fitted_accuracy)} read exactly right)`;
+}
+
+// How long after its promotion the top of the queue was ranked by a model (its first re-scoring batch).
+function rerankedNote(m) {
+  if (!m.promoted_at || !m.queue_reranked_at) return null;
+  const seconds = (Date.parse(m.queue_reranked_at) - Date.parse(m.promoted_at)) / 1000;
+  return h('small', {class: 'muted', title: 'from its promotion to the top of the queue ranked by it'}, ` queue re-ranked in ${formatDuration(seconds)}`);
 }

@@ -10,6 +10,7 @@ import {isAdmin} from '../roles.js';
 // [setting, label, kind, input attributes]
 const FIELDS = [
   ['retrain_threshold', 'Retrain after this many newly verified lines (0: only by hand or schedule)', 'number', {min: '0', step: '1'}],
+  ['full_retrain_every', 'Those runs are short (incremental: the new lines and a replay of older ones); after this many, a full one (1: always full, 0: only on the schedule or by hand)', 'number', {min: '0', step: '1'}],
   ['top_window', 'Serve the next line at random among this many most useful ones', 'number', {min: '1', max: '500', step: '1'}],
   ['lease_seconds', 'Seconds a labeler holds a line without activity', 'number', {min: '30', step: '1'}],
   ['require_review', 'Labels wait for a reviewer before they count as verified', 'checkbox', {}],
