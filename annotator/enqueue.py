@@ -48,6 +48,12 @@ def task_send(name: str, *args: TaskArgument) -> bool:
     return True
 
 
+def tasks_send(name: str, argument_lists: list[tuple[TaskArgument, ...]]) -> bool:
+    """Send ``name`` once per argument tuple, in order, stopping at the first
+    message the broker refuses. Returns whether the broker took them all."""
+    return all(task_send(name, *args) for args in argument_lists)
+
+
 def task_send_on_commit(name: str, *args: TaskArgument) -> None:
     """Send ``name(*args)`` once the current transaction commits (at once outside one)."""
     transaction.on_commit(partial(task_send, name, *args))

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from functools import lru_cache
+from datetime import datetime
+from functools import lru_cache, partial
 
 import numpy as np
 from django.conf import settings
@@ -36,7 +37,7 @@ from django.db import transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
-from annotator.enqueue import PREDICTION_BATCH_STORE, task_send_on_commit
+from annotator.enqueue import PREDICTION_BATCH_STORE, tasks_send
 from annotator.jobs.jsonsafe import json_safe
 from annotator.models import Line, ModelVersion, Prediction, Project, Transcription
 from annotator.services import line_disagreement_refresh
@@ -62,11 +63,7 @@ def predictions_refresh(
     (``rescore_order``). ``unread_only``: only the lines this version has not
     read (new lines). Returns the batches; nothing when the version is no
     longer active."""
-    if not unread_only:
-        # The request is taken: the recovery check no longer sends it again.
-        ModelVersion.objects.filter(pk=model_version.pk, rescore_requested_at__lte=timezone.now()).update(
-            rescore_requested_at=None
-        )
+    started = timezone.now()
     if model_version.status != ModelVersion.Status.ACTIVE:
         return []
     lines = _unverified_lines(model_version.project_id)
@@ -77,9 +74,26 @@ def predictions_refresh(
         batch_size=batch_size or settings.LINEPROOF_RESCORE_BATCH_SIZE,
         head_lines=settings.LINEPROOF_RESCORE_HEAD_LINES,
     )
-    for batch in batches:
-        task_send_on_commit(PREDICTION_BATCH_STORE, model_version.pk, batch)
+    transaction.on_commit(partial(_batches_send, model_version.pk, batches, started=started, unread_only=unread_only))
     return batches
+
+
+def _batches_send(model_version_id: int, batches: list[list[int]], *, started: datetime, unread_only: bool) -> None:
+    """Send every batch; the re-scoring request is taken only once the broker
+    took them all. A send the broker refused (it went down during the fan-out)
+    leaves a request standing, or makes one, so the recovery check
+    (``jobs_unsent_resend``) sends the whole re-scoring again: batches are safe
+    to store twice. A request made after ``started`` (a newer promotion or
+    settings change) is left for its own refresh."""
+    if tasks_send(PREDICTION_BATCH_STORE, [(model_version_id, batch) for batch in batches]):
+        if not unread_only:
+            ModelVersion.objects.filter(pk=model_version_id, rescore_requested_at__lte=started).update(
+                rescore_requested_at=None
+            )
+        return
+    ModelVersion.objects.filter(pk=model_version_id, rescore_requested_at__isnull=True).update(
+        rescore_requested_at=started
+    )
 
 
 def rescore_order(lines: QuerySet[Line], *, batch_size: int, head_lines: int) -> list[list[int]]:

@@ -194,3 +194,39 @@ def test_a_rescoring_lost_to_an_outage_is_requested_again_until_a_worker_takes_i
     with django_capture_on_commit_callbacks(execute=True):
         jobs_recover()
     assert enqueued == [], "taken: not sent again"
+
+
+@pytest.mark.parametrize("unread_only", [False, True], ids=["after-a-promotion", "after-an-import"])
+def test_a_rescoring_whose_batches_the_broker_refused_is_sent_again_by_the_recovery_check(
+    broker: Broker,
+    enqueued: list[tuple[str, tuple]],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    unread_only: bool,
+) -> None:
+    project = make_project()
+    make_lines(project, 3)
+    model = ModelVersion.objects.create(
+        project=project, status=ModelVersion.Status.ACTIVE, rescore_requested_at=minutes_ago(0.5)
+    )
+    if unread_only:
+        ModelVersion.objects.filter(pk=model.pk).update(rescore_requested_at=None)
+    broker.down()  # the worker took the refresh, then the broker went down before its batches
+
+    with django_capture_on_commit_callbacks(execute=True):
+        predictions_refresh(model_version=ModelVersion.objects.get(pk=model.pk), unread_only=unread_only)
+
+    assert ModelVersion.objects.get(pk=model.pk).rescore_requested_at is not None, "the request still stands"
+    broker.up()
+    ModelVersion.objects.filter(pk=model.pk).update(rescore_requested_at=minutes_ago(2))
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs_recover()
+    assert enqueued == [(enqueue.PREDICTIONS_REFRESH, (model.pk,))]
+
+    enqueued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        predictions_refresh(model_version=ModelVersion.objects.get(pk=model.pk))
+    assert {name for name, _ in enqueued} == {enqueue.PREDICTION_BATCH_STORE}
+    assert sorted(pk for _, (_, batch) in enqueued for pk in batch) == sorted(
+        project.lines.values_list("pk", flat=True)
+    )
+    assert ModelVersion.objects.get(pk=model.pk).rescore_requested_at is None, "taken once the broker took every batch"
