@@ -102,9 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start-until", type=start_until, help="HH:MM UTC: start no job after this")
     parser.add_argument("--report-only", action="store_true", help="run nothing; report the jobs that finished")
     parser.add_argument("--work", type=Path, default=WORK / "al2")
-    parser.add_argument("--results", type=Path, default=HERE / "ACTIVE_LEARNING.md")
-    parser.add_argument("--plot", type=Path, default=HERE / "active_learning.png")
-    parser.add_argument("--json", type=Path, default=HERE / "ACTIVE_LEARNING.json")
+    parser.add_argument("--results", type=Path, help="default ACTIVE_LEARNING.md (--quick: in the work folder)")
+    parser.add_argument("--plot", type=Path, help="default active_learning.png (--quick: in the work folder)")
+    parser.add_argument("--json", type=Path, help="default ACTIVE_LEARNING.json (--quick: in the work folder)")
     args = parser.parse_args(argv)
 
     settings = QUICK if args.quick else DEFAULT
@@ -118,6 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         "step_scale": args.step_scale,
     }
     settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    # A quick run is a smoke test: it never overwrites the committed results.
+    out = args.work if args.quick else HERE
+    results = args.results or out / ("QUICK.md" if args.quick else "ACTIVE_LEARNING.md")
+    plot_path = args.plot or out / ("quick.png" if args.quick else "active_learning.png")
+    json_path = args.json or out / ("QUICK.json" if args.quick else "ACTIVE_LEARNING.json")
     started, commit = dt.datetime.now(dt.UTC), _commit()
     data = {name: load_data(DATASETS / name, settings) for name in settings.datasets}
     work = args.work / settings.digest()
@@ -125,12 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         settings, data, work, workers=args.workers, start_until=args.start_until, run=not args.report_only
     )
     command = "python -m benchmarks.active_learning " + " ".join(argv if argv is not None else sys.argv[1:])
-    args.json.write_text(json.dumps(to_json(outcome), indent=2), encoding="utf-8")
-    plot(outcome, args.plot)
+    json_path.write_text(json.dumps(to_json(outcome), indent=2), encoding="utf-8")
+    plot(outcome, plot_path)
     text = markdown(
-        outcome, command=command.strip(), started=started, commit=commit, machine=_machine(), plot_name=args.plot.name
+        outcome, command=command.strip(), started=started, commit=commit, machine=_machine(), plot_name=plot_path.name
     )
-    args.results.write_text(text, encoding="utf-8")
+    results.write_text(text, encoding="utf-8")
     print(text)
     return 0
 

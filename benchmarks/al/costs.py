@@ -69,7 +69,15 @@ class Curve:
     seconds: float = 0.0
     final_checkpoint: str = ""
     labeled_ids: list[str] = field(default_factory=list)
-    auto_accept: dict[str, Any] | None = None  # of the final model (benchmarks.al.simulation.auto_accept)
+    # Round ("1", "2", ...) -> auto-accept of that round's model (benchmarks.al.simulation.auto_accept).
+    auto_accept: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.auto_accept = dict(self.auto_accept or {})  # null in files written before it was per round
+
+    @property
+    def final_auto_accept(self) -> dict[str, Any] | None:
+        return self.auto_accept.get(str(len(self.labels) - 1))
 
 
 @dataclass

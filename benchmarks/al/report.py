@@ -125,10 +125,27 @@ def auto_accept_table(outcome: Outcome) -> str:
         out.append(row(dataset, "base (zero-shot)", "0", [base]))
         finals: dict[tuple[int, str], list[dict[str, Any]]] = {}
         for c in outcome.curves:
-            if c.dataset == dataset and c.auto_accept is not None:
-                finals.setdefault((c.labels[-1], c.strategy), []).append(c.auto_accept)
+            final = c.final_auto_accept
+            if c.dataset == dataset and final is not None:
+                finals.setdefault((c.labels[-1], c.strategy), []).append(final)
         for (labeled, strategy), reports in sorted(finals.items()):
             out.append(row(dataset, f"{strategy} final ({len(reports)} seeds)", str(labeled), reports))
+    return "\n".join(out)
+
+
+def first_picks_table(outcome: Outcome) -> str:
+    """Per dataset, what each strategy picks first from the base: characters and keystrokes per line."""
+    out = [
+        "| dataset | strategy | characters per picked line | keystrokes per picked line | keystrokes per character |",
+        "|---|---|---|---|---|",
+    ]
+    for dataset, base in outcome.bases.items():
+        picks = base.get("first_picks")
+        if not picks:
+            continue
+        for strategy, row in picks["strategies"].items():
+            chars, edits = row["characters_per_line"], row["edits_per_line"]
+            out.append(f"| {dataset} | {strategy} | {chars:.1f} | {edits:.1f} | {edits / chars if chars else 0:.2f} |")
     return "\n".join(out)
 
 
@@ -207,7 +224,10 @@ def markdown(outcome: Outcome, *, command: str, started: dt.datetime, commit: st
         f"loss weight {s.pseudo_weight:g}",
     ]
     if outcome.not_run:
-        text.append(f"- NOT run (time): {len(outcome.not_run)} jobs: {'; '.join(outcome.not_run)}")
+        text.append(
+            "- NOT run (started after the deadline, or unfinished when this report was made): "
+            f"{len(outcome.not_run)} rounds: {'; '.join(outcome.not_run)}"
+        )
     for (dataset, batch), rows in grouped.items():
         target = targets.get(f"{dataset}/{batch}")
         text += [
@@ -229,6 +249,14 @@ def markdown(outcome: Outcome, *, command: str, started: dt.datetime, commit: st
     text += [
         "",
         f"![CER against labels and keystrokes]({plot_name})",
+        "",
+        "## The first batch from the base, every strategy",
+        "",
+        "Seed 0's first candidates read by the base, and what each strategy picks from them (the same picks as "
+        "round 1 of the jobs above); keystrokes = edits from the base's reading to the truth. No training: "
+        "this is the typing each strategy asks for before any model learned from it.",
+        "",
+        first_picks_table(outcome),
         "",
         f"## Auto-accept at <= {s.target_line_error:.0%} line error",
         "",

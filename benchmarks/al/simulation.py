@@ -47,7 +47,7 @@ from recognition.decoding import greedy_decode
 from recognition.finetune import finetune_config
 from recognition.infer import Recognizer
 from recognition.metrics import cer
-from recognition.selection import pool_scores, select_batch
+from recognition.selection import STRATEGIES, pool_scores, select_batch
 from recognition.train import TrainConfig, train
 
 
@@ -173,17 +173,45 @@ def auto_accept(
 
 
 def base_job(settings: Settings, dataset: str, data: Data, work: Path) -> dict[str, Any]:
-    """The base model alone on one dataset: test CER and auto-accept (cached in ``base.json``)."""
+    """The base model alone on one dataset: test CER, auto-accept and first picks (cached in ``base.json``)."""
     path = work / dataset / "base.json"
-    if path.exists():
-        return dict(json.loads(path.read_text(encoding="utf-8")))
+    report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if report and ("first_picks" in report or not settings.schedules):
+        return report
     recognizer = Recognizer.load(resolve_checkpoint(settings.base), device="cpu", threads=1)
-    readings = read_lines(recognizer, data.test)
-    report = auto_accept(recognizer, data, target=settings.target_line_error, test_readings=readings)
+    if not report:
+        readings = read_lines(recognizer, data.test)
+        report = auto_accept(recognizer, data, target=settings.target_line_error, test_readings=readings)
+    if settings.schedules:
+        report["first_picks"] = first_picks(recognizer, settings, data)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2), encoding="utf-8")
     _log(f"[{dataset} base] test CER {report['test_cer']:.2%}, auto-accept coverage {report['test_coverage']:.1%}")
     return report
+
+
+def first_picks(recognizer: Recognizer, settings: Settings, data: Data) -> dict[str, Any]:
+    """What each strategy would pick first from the base (seed 0, first schedule): no training needed.
+
+    The same candidates and picks as round 1 of seed 0's jobs; per strategy the
+    characters and keystrokes (edits from the base's reading) per picked line.
+    """
+    batch = settings.schedules[0][0]
+    order = np.random.default_rng([0, batch, 1]).permutation(len(data.pool))
+    candidates = in_memory([data.pool[i] for i in order[: settings.candidates]])
+    readings, scores = pool_scores(recognizer, [s.load() for s in candidates], strategy="diversity", seed=1)
+    out: dict[str, Any] = {"batch": batch, "candidates": len(candidates), "strategies": {}}
+    # Every strategy, not only the ones trained: this costs one read of the candidates.
+    for strategy in dict.fromkeys(s.removesuffix(SELF) for s in ("random", *settings.strategies, *STRATEGIES)):
+        if strategy == "disagreement":
+            continue  # needs MC dropout passes
+        picks = select_batch(strategy, scores, batch, rng=np.random.default_rng([0, batch, 1, 1]))
+        out["strategies"][strategy] = {
+            "characters_per_line": float(np.mean([len(candidates[i].text) for i in picks])),
+            "edits_per_line": float(np.mean([keystrokes(candidates[i].text, readings[i].text) for i in picks])),
+            "ids": [candidates[i].id for i in picks],
+        }
+    return out
 
 
 def _log(message: str) -> None:
@@ -233,7 +261,7 @@ def rounds_done(work: Path, job: Job) -> int:
 
 
 def truncated(curve: Curve, rounds: int) -> Curve:
-    """``curve`` cut to its first ``rounds`` rounds (auto-accept dropped: it was of the last model)."""
+    """``curve`` cut to its first ``rounds`` rounds."""
     if len(curve.labels) - 1 <= rounds:
         return curve
     n = rounds + 1
@@ -245,8 +273,12 @@ def truncated(curve: Curve, rounds: int) -> Curve:
         characters=curve.characters[:n],
         steps=curve.steps[:rounds],
         pseudo=curve.pseudo[:rounds],
-        auto_accept=None,
+        auto_accept={k: v for k, v in curve.auto_accept.items() if int(k) <= rounds},
     )
+
+
+def recognizer_for(checkpoint: Path) -> Recognizer:
+    return Recognizer.load(checkpoint, device="cpu", threads=1)
 
 
 def run_job(
@@ -314,14 +346,19 @@ def run_job(
         )
         checkpoint = result.best_checkpoint
         clock = time.perf_counter()
-        test_readings = read_lines(Recognizer.load(checkpoint, device="cpu", threads=1), test)
+        test_readings = read_lines(recognizer_for(checkpoint), test)
         curve.labels.append(len(labeled))
         curve.cer.append(cer([s.text for s in test], test_readings[0]))
         curve.steps.append(result.steps)
         curve.pseudo.append(len(pseudo))
+        report = auto_accept(
+            recognizer_for(checkpoint), data, target=settings.target_line_error, test_readings=test_readings
+        )
+        curve.auto_accept[str(round_index)] = report
         _log(
             f"[{name}] round {round_index}: {len(labeled)} labels, {curve.keystrokes[-1]} keystrokes, "
             f"{len(pseudo)} pseudo, {result.steps} steps ({result.stopped_because}), test CER {curve.cer[-1]:.2%}; "
+            f"auto-accept coverage {report['test_coverage']:.1%}; "
             f"seconds: scoring {scored:.0f}, training {result.seconds:.0f}, test {time.perf_counter() - clock:.0f}"
         )
         curve.seconds = time.perf_counter() - began
@@ -329,10 +366,13 @@ def run_job(
         curve.labeled_ids = [s.id for s in labeled]
         out.mkdir(parents=True, exist_ok=True)
         (out / "state.json").write_text(json.dumps(asdict(curve), indent=2), encoding="utf-8")
+    done = str(len(curve.labels) - 1)
+    if done != "0" and done not in curve.auto_accept:
+        # Rounds written before auto-accept was measured every round: measure the last one now.
+        curve.auto_accept[done] = auto_accept(recognizer_for(checkpoint), data, target=settings.target_line_error)
+        (out / "state.json").write_text(json.dumps(asdict(curve), indent=2), encoding="utf-8")
     if len(curve.labels) - 1 < rounds:
         return curve
-    recognizer = Recognizer.load(checkpoint, device="cpu", threads=1)
-    curve.auto_accept = auto_accept(recognizer, data, target=settings.target_line_error, test_readings=test_readings)
     curve.seconds = time.perf_counter() - began
     (out / "curve.json").write_text(json.dumps(asdict(curve), indent=2), encoding="utf-8")
     return curve
@@ -358,9 +398,9 @@ def simulate(
 ) -> Outcome:
     """The base on every dataset, then every job of ``settings``, round by round; finished rounds are read back.
 
-    Work is scheduled one round at a time, every strategy's round ``r``
-    before any strategy's round ``r + 1`` (of a seed, dataset and schedule),
-    so a run cut short still compares strategies over the rounds all of them
+    Work is scheduled one round at a time, round ``r`` of every dataset,
+    schedule and strategy before any round ``r + 1`` (of a seed), so a run
+    cut short still compares strategies over the rounds all of them
     finished: each (dataset, batch) group of curves is cut to its shortest
     curve. Jobs run in ``workers`` processes (in this one when ``workers`` <= 1).
     ``start_until``: a ``time.time()`` after which no round starts (running
@@ -372,12 +412,14 @@ def simulate(
     bases: dict[str, dict[str, Any]] = {}
     latest: dict[Job, Curve] = {}
     not_run: list[str] = []
+    most = max((rounds for _, rounds in settings.schedules), default=0)
     steps: list[tuple[Job, int]] = [
         ((dataset, batch, rounds, strategy, seed), upto)
         for seed in range(settings.seeds)
+        for upto in range(1, most + 1)
         for dataset in settings.datasets
         for batch, rounds in settings.schedules
-        for upto in range(1, rounds + 1)
+        if upto <= rounds
         for strategy in settings.strategies
     ]
     pending: list[str | tuple[Job, int]] = [*settings.datasets, *steps]
@@ -427,13 +469,13 @@ def simulate(
             while pending or running:
                 while len(running) < workers:
                     busy = {item[0] for item in running.values() if not isinstance(item, str)}
-                    item = next_item(busy)
-                    if item is None:
+                    chosen = next_item(busy)
+                    if chosen is None:
                         break
-                    if startable(item):
-                        running[pool.submit(*call(item))] = item
+                    if startable(chosen):
+                        running[pool.submit(*call(chosen))] = chosen
                     else:
-                        not_run.append(label(item))
+                        not_run.append(label(chosen))
                 if not running:
                     continue
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)

@@ -22,7 +22,7 @@ from benchmarks.al.costs import (
     x_to_reach,
 )
 from benchmarks.al.report import best_by_keystrokes, markdown, plot, table, to_json
-from benchmarks.al.simulation import Data, Settings, round_config, simulate
+from benchmarks.al.simulation import Data, Settings, round_config, simulate, truncated
 from recognition.data import LineSample
 from recognition.finetune import finetune_config
 from recognition.infer import Recognizer
@@ -83,6 +83,16 @@ def test_summary_counts_labels_and_keystrokes_to_reach_randoms_final_cer() -> No
     # Fewer labels than random, but more keystrokes: by keystrokes random wins.
     assert best_by_keystrokes(summaries) is random
     assert "| expected_errors | 1 | 38.00% ± 0.00% | 15 | 75% | 300 | 136% |" in table(summaries)
+
+
+def test_a_curve_cut_short_keeps_its_first_rounds_and_their_auto_accept() -> None:
+    whole = curve("random", 0, [0.6, 0.5, 0.4], [0, 100, 200])
+    whole.steps, whole.pseudo = [5, 6], [0, 0]
+    whole.auto_accept = {"1": {"test_coverage": 0.1}, "2": {"test_coverage": 0.2}}
+    cut = truncated(whole, 1)
+    assert (cut.labels, cut.cer, cut.keystrokes, cut.steps) == ([0, 10], [0.6, 0.5], [0, 100], [5])
+    assert cut.final_auto_accept == {"test_coverage": 0.1}
+    assert truncated(whole, 2) is whole
 
 
 def test_seeds_with_different_label_points_are_refused() -> None:
@@ -171,8 +181,11 @@ def test_simulation_counts_labels_and_keystrokes_round_by_round(
         assert len(set(c.labeled_ids)) == 8
         assert c.characters[-1] == sum(len(truth[i]) for i in c.labeled_ids)
         assert all(b >= a for a, b in zip(c.keystrokes, c.keystrokes[1:], strict=False))
-        assert c.auto_accept is not None
-        assert 0.0 <= c.auto_accept["test_coverage"] <= 1.0
+        assert sorted(c.auto_accept) == [str(r) for r in range(1, len(c.labels))]  # every round's model
+        final = c.final_auto_accept
+        assert final is not None
+        assert 0.0 <= final["test_coverage"] <= 1.0
+        assert final["test_cer"] == pytest.approx(c.cer[-1])
         assert all(0 < steps <= 10 for steps in c.steps)
     # The first round's lines are served with the base's readings: their keystrokes are the edits from those.
     reader = Recognizer.load(base, device="cpu", threads=1)
@@ -181,6 +194,13 @@ def test_simulation_counts_labels_and_keystrokes_round_by_round(
         first = c.labeled_ids[: c.batch]
         readings = [p.text for p in reader.predict([images[i] for i in first])]
         assert c.keystrokes[1] == sum(keystrokes(truth[i], r) for i, r in zip(first, readings, strict=True))
+
+    # The base's first picks are round 1's picks, without training.
+    first = outcome.bases["set"]["first_picks"]
+    assert first["batch"] == 4
+    for c in outcome.curves:
+        if c.batch == 4:
+            assert first["strategies"][c.strategy.removesuffix("+self")]["ids"] == c.labeled_ids[:4]
 
     # A rerun reads the finished jobs back instead of training again.
     began = time.perf_counter()
@@ -192,6 +212,7 @@ def test_simulation_counts_labels_and_keystrokes_round_by_round(
     assert "## set, rounds of 4" in text
     assert "## set, rounds of 8" in text
     assert "| expected_edits |" in text
+    assert "| set | near_duplicate_cap |" in text
     assert "Auto-accept" in text
     assert json.loads(json.dumps(to_json(again)))["curves"][0]["strategy"] == "random"
     assert plot(again, tmp_path / "al.png").read_bytes()[:4] == b"\x89PNG"
