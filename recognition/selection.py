@@ -93,15 +93,16 @@ STRATEGIES: dict[str, str] = {
     "expected_edits": "keystroke-aware: expected edit operations to the truth (wrong characters plus dropped ones)",
     "near_duplicate_cap": "expected_errors, with at most a few near-duplicate lines (embeddings) per batch",
 }
-# What the queue uses unless a project picks another: the lowest area under
-# the CER-vs-labels curve in benchmarks/ACTIVE_LEARNING.md (2 seeds, 900
-# labels: beam_margin 46.10%, expected_errors 46.15%, random 46.30%, all
-# within the seed spread; beam_margin reaches random's final CER with 92% of
-# its labels). From scratch (ACTIVE_LEARNING_SCRATCH.md) expected_errors
-# needed 87% and beam_margin 89%, a tie; beam_margin's lines are 17% shorter
-# (32 characters against 38), so a labeler types less per label.
-# Per-character-normalised scores lost to random in both: they favour short
-# lines and so buy fewer characters per labeled line.
+# What the queue uses unless a project picks another, chosen by keystrokes
+# (benchmarks/ACTIVE_LEARNING.md: from the shipped base, app-sized training
+# runs, hooker, 1 seed, 1 round of 50). No strategy reached random's CER with
+# fewer keystrokes than random: uncertainty picks longer, worse-read lines
+# (expected_errors 26 edits a line against random's 18), so each label buys
+# more CER but costs more typing. beam_margin came closest (about 105% of
+# random's keystrokes, 93% of its labels; expected_errors 127% and 87%), so it
+# stays; one seed and one round cannot justify switching the default to
+# random. Earlier, from weak models (ACTIVE_LEARNING_SYNTHETIC.md,
+# ACTIVE_LEARNING_SCRATCH.md), it was within the seed spread of the best by labels.
 DEFAULT_STRATEGY = "beam_margin"
 # The uncertainty diversity discounts: a length-aware one. On ctc_nll (per
 # character) it picked 19 characters per line against the pool's 29 and
