@@ -1,7 +1,7 @@
 """Every benchmark, one after the other: ``python -m benchmarks [--quick] [names...]``.
 
     recognition      Lineproof vs kraken vs Tesseract on hooker and fraktur19 -> RESULTS.md
-    active_learning  label savings of the selection strategies on hooker     -> ACTIVE_LEARNING.md
+    active_learning  labels and keystrokes per strategy, from the base      -> ACTIVE_LEARNING.md
     queue            the labeling queue under load over HTTP                  -> QUEUE.md
     learning_curve   CER after 0..all labels, from the base and from scratch -> LEARNING_CURVE.md
     segmentation     page segmentation vs kraken and Tesseract on hooker-pages -> SEGMENTATION.md

@@ -11,8 +11,10 @@ Strategies (:data:`STRATEGIES`, a stable public list: the app stores the name):
 
 * ``random``: uniform priorities; the baseline every other strategy must beat.
 * ``mean_log_prob``, ``min_char_prob``, ``ctc_nll``, ``beam_margin``,
-  ``expected_errors``: the uncertainty scores of :mod:`recognition.uncertainty`
-  as they are (the last one not normalised by length).
+  ``expected_errors``, ``expected_edits``: the uncertainty scores of
+  :mod:`recognition.uncertainty` as they are (the last two not normalised by
+  length; ``expected_edits`` is the keystroke-aware one: the edits a labeler
+  is expected to make, dropped characters included).
 * ``disagreement``: MC dropout. ``mc_samples`` extra stochastic passes
   (dropout on, BatchNorm frozen) read each line again; the score is the mean
   normalised edit distance between those readings and the deterministic one,
@@ -32,8 +34,17 @@ Strategies (:data:`STRATEGIES`, a stable public list: the app stores the name):
   greedy order (distances to the picked set only shrink), so sorting the
   priorities reproduces the greedy batch.
 
+* ``near_duplicate_cap``: ``expected_errors`` order, but at most
+  :data:`NEAR_DUPLICATE_CAP` lines of a batch within
+  :data:`NEAR_DUPLICATE_RADIUS` (a share of the subset's median pairwise
+  cosine distance) of each other: walking the order, a line with that many
+  accepted lines already that close is deferred (priority times
+  :data:`DEFERRED_WEIGHT`, so it comes after the lines kept). Unlike
+  ``diversity`` it leaves the order alone until a line really repeats.
+
 The app's re-scoring batch calls :func:`pool_scores` (one model pass; MC
-dropout passes only for ``disagreement``, embeddings only for ``diversity``),
+dropout passes only for ``disagreement``, embeddings only for ``diversity``
+and ``near_duplicate_cap``),
 stores the predictions, then :func:`line_priorities` as ``Line.uncertainty``.
 """
 
@@ -56,11 +67,14 @@ __all__ = [
     "DEFAULT_STRATEGY",
     "DIVERSITY_BASE",
     "MC_SAMPLES",
+    "NEAR_DUPLICATE_CAP",
+    "NEAR_DUPLICATE_RADIUS",
     "STRATEGIES",
     "PoolScores",
     "diversity_order",
     "line_priorities",
     "mc_disagreement",
+    "near_duplicate_order",
     "pool_scores",
     "select_batch",
     "strategy_needs",
@@ -76,23 +90,34 @@ STRATEGIES: dict[str, str] = {
     "expected_errors": "expected number of wrong characters on the line (sum of 1 - character confidence)",
     "disagreement": "MC dropout: how much stochastic re-readings differ from the reading",
     "diversity": "expected_errors, discounted for lines close to a more uncertain one (k-center greedy on embeddings)",
+    "expected_edits": "keystroke-aware: expected edit operations to the truth (wrong characters plus dropped ones)",
+    "near_duplicate_cap": "expected_errors, with at most a few near-duplicate lines (embeddings) per batch",
 }
-# What the queue uses unless a project picks another: the lowest area under
-# the CER-vs-labels curve in benchmarks/ACTIVE_LEARNING.md (2 seeds, 900
-# labels: beam_margin 46.10%, expected_errors 46.15%, random 46.30%, all
-# within the seed spread; beam_margin reaches random's final CER with 92% of
-# its labels). From scratch (ACTIVE_LEARNING_SCRATCH.md) expected_errors
-# needed 87% and beam_margin 89%, a tie; beam_margin's lines are 17% shorter
-# (32 characters against 38), so a labeler types less per label.
-# Per-character-normalised scores lost to random in both: they favour short
-# lines and so buy fewer characters per labeled line.
+# What the queue uses unless a project picks another, chosen by keystrokes
+# (benchmarks/ACTIVE_LEARNING.md: from the shipped base, app-sized training
+# runs, hooker, 1 seed, 1 round of 50). No strategy reached random's CER with
+# fewer keystrokes than random: uncertainty picks longer, worse-read lines
+# (expected_errors 26 edits a line against random's 18), so each label buys
+# more CER but costs more typing. beam_margin came closest (about 105% of
+# random's keystrokes, 93% of its labels; expected_errors 127% and 87%), so it
+# stays; one seed and one round cannot justify switching the default to
+# random. Earlier, from weak models (ACTIVE_LEARNING_SYNTHETIC.md,
+# ACTIVE_LEARNING_SCRATCH.md), it was within the seed spread of the best by labels.
 DEFAULT_STRATEGY = "beam_margin"
 # The uncertainty diversity discounts: a length-aware one. On ctc_nll (per
 # character) it picked 19 characters per line against the pool's 29 and
 # ended at 45.1% CER; on expected_errors, 34 characters and 42.2%.
 DIVERSITY_BASE = "expected_errors"
 MC_SAMPLES = 4
-_UNCERTAINTY = ("mean_log_prob", "min_char_prob", "ctc_nll", "beam_margin", "expected_errors")
+# near_duplicate_cap: "near" is closer than this share of the median pairwise
+# cosine distance of the scored lines; at most this many such lines per batch.
+# On 400 hooker lines read by the base, 0.4 is about the closest 5% of pairs:
+# it changes 9 of expected_errors' top 50 (0.25 changed none, 0.5 changed 20).
+NEAR_DUPLICATE_RADIUS = 0.4
+NEAR_DUPLICATE_CAP = 2
+DEFERRED_WEIGHT = 1e-3
+_UNCERTAINTY = ("mean_log_prob", "min_char_prob", "ctc_nll", "beam_margin", "expected_errors", "expected_edits")
+_EMBEDDING_STRATEGIES = ("diversity", "near_duplicate_cap")
 
 
 def _vector(values: ArrayLike, name: str) -> NDArray[np.float64]:
@@ -123,6 +148,7 @@ class PoolScores:
     beam_margin: NDArray[np.float64]
     expected_errors: NDArray[np.float64]
     confidence: NDArray[np.float64]
+    expected_edits: NDArray[np.float64] | None = None
     disagreement: NDArray[np.float64] | None = None
     embeddings: NDArray[np.float32] | None = None
     calibrated: NDArray[np.float64] | None = None
@@ -146,6 +172,7 @@ class PoolScores:
         beam_margin: ArrayLike,
         expected_errors: ArrayLike,
         confidence: ArrayLike | None = None,
+        expected_edits: ArrayLike | None = None,
         disagreement: ArrayLike | None = None,
         embeddings: ArrayLike | None = None,
         calibrated: ArrayLike | None = None,
@@ -159,6 +186,7 @@ class PoolScores:
             beam_margin=_vector(beam_margin, "beam_margin"),
             expected_errors=_vector(expected_errors, "expected_errors"),
             confidence=np.full(len(base), 0.5) if confidence is None else _vector(confidence, "confidence"),
+            expected_edits=None if expected_edits is None else _vector(expected_edits, "expected_edits"),
             disagreement=None if disagreement is None else _vector(disagreement, "disagreement"),
             embeddings=None if embeddings is None else np.asarray(embeddings, dtype=np.float32),
             calibrated=None if calibrated is None else _vector(calibrated, "calibrated"),
@@ -186,7 +214,7 @@ class PoolScores:
 
     def score(self, name: str) -> NDArray[np.float64]:
         """The (N,) array of one uncertainty score (or ``disagreement``)."""
-        if name not in (*_UNCERTAINTY, "disagreement"):
+        if name not in (*_UNCERTAINTY, "disagreement"):  # expected_edits may be absent (older stored scores)
             raise KeyError(f"unknown score {name!r}")
         value = getattr(self, name)
         if value is None:
@@ -205,7 +233,7 @@ class PoolScores:
     def line_scores(self, i: int) -> dict[str, float]:
         """Line ``i``'s scalar scores as a JSON-safe dict (only the ones computed)."""
         out = {}
-        for name in (*_UNCERTAINTY, "confidence", "disagreement", "calibrated"):
+        for name in (*_UNCERTAINTY, "confidence", "disagreement", "calibrated"):  # absent ones skipped
             array = getattr(self, name)
             if array is not None:
                 value = float(array[i])
@@ -216,7 +244,7 @@ class PoolScores:
 def strategy_needs(strategy: str) -> frozenset[str]:
     """Optional inputs ``strategy`` reads: ``"embeddings"``, ``"disagreement"`` or neither."""
     _check(strategy)
-    if strategy == "diversity":
+    if strategy in _EMBEDDING_STRATEGIES:
         return frozenset({"embeddings"})
     if strategy == "disagreement":
         return frozenset({"disagreement"})
@@ -237,6 +265,56 @@ def _unit_rows(embeddings: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
     return np.asarray(e / np.where(norms > 0, norms, 1.0))
 
 
+def _typical_distance(unit: NDArray[np.float64]) -> float:
+    """Median cosine distance between two of the (N, D) unit rows: the unit of "close" in a subset.
+
+    Every pair up to 200 lines; seeded sampled pairs above, so big subsets
+    stay O(N) and the result stays deterministic.
+    """
+    n = unit.shape[0]
+    if n <= 200:
+        a, b = np.triu_indices(n, k=1)
+    else:
+        a, b = np.random.default_rng(0).integers(n, size=(2, 20000))
+        a, b = a[a != b], b[a != b]
+    pair = 1.0 - np.einsum("ij,ij->i", unit[a], unit[b])
+    scale = float(np.median(pair)) if pair.size else 1.0
+    return max(scale, 1e-9)
+
+
+def near_duplicate_order(
+    uncertainty: ArrayLike,
+    embeddings: ArrayLike,
+    *,
+    cap: int = NEAR_DUPLICATE_CAP,
+    radius: float = NEAR_DUPLICATE_RADIUS,
+) -> NDArray[np.float64]:
+    """(N,) priorities of ``near_duplicate_cap``: ``uncertainty``, deferred where a line repeats.
+
+    ``uncertainty``: (N,) >= 0; ``embeddings``: (N, D). Lines are walked in
+    descending uncertainty (ties to the lower index); a line that already has
+    ``cap`` kept lines closer than ``radius`` times the median pairwise
+    cosine distance is deferred: its priority is its uncertainty times
+    :data:`DEFERRED_WEIGHT`; kept lines keep their uncertainty.
+    """
+    u = np.clip(_vector(uncertainty, "uncertainty"), 0.0, None)
+    unit = _unit_rows(np.asarray(embeddings))
+    n = len(u)
+    if unit.shape[0] != n:
+        raise ValueError(f"embeddings have {unit.shape[0]} rows, uncertainty {n}")
+    if n == 0:
+        return np.zeros(0)
+    near = radius * _typical_distance(unit)
+    close_kept = np.zeros(n, dtype=np.intp)  # kept lines within `near` of each line
+    priorities = u.copy()
+    for i in np.argsort(-u, kind="stable"):
+        if close_kept[i] >= cap:
+            priorities[i] = u[i] * DEFERRED_WEIGHT
+            continue
+        close_kept += (1.0 - unit @ unit[i]) < near
+    return priorities
+
+
 def diversity_order(
     uncertainty: ArrayLike, embeddings: ArrayLike, *, k: int | None = None
 ) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
@@ -255,17 +333,7 @@ def diversity_order(
     k = n if k is None else min(k, n)
     if n == 0 or k == 0:
         return np.zeros(0, dtype=np.intp), np.zeros(0)
-    # Typical distance between two lines of this subset: the unit of "close".
-    # Every pair up to 200 lines; seeded sampled pairs above, so big subsets
-    # stay O(N) and the result stays deterministic.
-    if n <= 200:
-        a, b = np.triu_indices(n, k=1)
-    else:
-        a, b = np.random.default_rng(0).integers(n, size=(2, 20000))
-        a, b = a[a != b], b[a != b]
-    pair = 1.0 - np.einsum("ij,ij->i", unit[a], unit[b])
-    scale = float(np.median(pair)) if pair.size else 1.0
-    scale = max(scale, 1e-9)
+    scale = _typical_distance(unit)
     closeness = np.ones(n)  # min(1, d_i / s); 1 before anything is picked
     picked = np.zeros(n, dtype=bool)
     order = np.empty(k, dtype=np.intp)
@@ -304,7 +372,9 @@ def line_priorities(
         tiebreak = 1e-3 * (1.0 - np.exp(-np.clip(scores.mean_log_prob, 0.0, None)))
         return scores.score("disagreement") + tiebreak
     if scores.embeddings is None:
-        raise ValueError("diversity needs line embeddings (see strategy_needs)")
+        raise ValueError(f"{strategy} needs line embeddings (see strategy_needs)")
+    if strategy == "near_duplicate_cap":
+        return near_duplicate_order(scores.score("expected_errors"), scores.embeddings)
     order, gains = diversity_order(scores.score(DIVERSITY_BASE), scores.embeddings)
     priorities = np.empty(n)
     priorities[order] = gains

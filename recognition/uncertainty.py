@@ -29,6 +29,14 @@ computed from one line's log-probabilities ``(T, C)`` and its best-path
   line wants (the normalised scores above pick short lines and so buy fewer
   characters per label, see ``benchmarks/ACTIVE_LEARNING.md``). In
   ``[0, len(text)]``.
+* ``expected_edits``: the keystroke-aware score, the expected number of edit
+  operations from the reading to the truth: ``expected_errors`` (characters
+  read wrong or read extra) plus the expected number of characters the
+  reading dropped. A dropped character hides in the frames the best path
+  reads as blank; each such frame ``t`` adds the probability that a
+  character starts there, ``(1 - p_blank(t)) * p_blank(t - 1)`` (non-blank
+  now, blank before, so the tail of a character the reading kept is not
+  counted again). In ``[0, len(text) + T]``.
 
 Edge cases, chosen so that suspicious lines rise in the queue and every
 score stays finite and JSON-safe:
@@ -69,6 +77,7 @@ __all__ = [
     "UncertaintyScores",
     "beam_margin",
     "ctc_nll",
+    "expected_edits",
     "expected_errors",
     "line_uncertainty",
     "mean_log_prob",
@@ -125,6 +134,23 @@ def expected_errors(decoded: Decoded, log_probs: ArrayLike) -> float:
     return float(np.sum(1.0 - blank))
 
 
+def expected_edits(decoded: Decoded, log_probs: ArrayLike) -> float:
+    """``sum(1 - char_confidence)`` plus the expected characters dropped in blank frames (module docstring).
+
+    ``log_probs``: ``(T, C)``; ``decoded`` its greedy decoding.
+    """
+    blank = np.exp(np.asarray(log_probs, dtype=np.float64)[:, 0])  # (T,)
+    if blank.size == 0:
+        return 0.0
+    read_blank = np.ones(blank.size, dtype=bool)
+    for start, end in decoded.spans:
+        read_blank[start:end] = False
+    before = np.r_[1.0, blank[:-1]]  # p_blank(t - 1); "before the line" is blank
+    dropped = float(np.sum(((1.0 - blank) * before)[read_blank]))
+    wrong = float(np.sum(1.0 - np.asarray(decoded.char_confidences, dtype=np.float64)))
+    return wrong + dropped
+
+
 @dataclass(frozen=True)
 class UncertaintyScores:
     """The scores of one line; higher = more uncertain for each."""
@@ -134,6 +160,7 @@ class UncertaintyScores:
     ctc_nll: float
     beam_margin: float
     expected_errors: float
+    expected_edits: float
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -153,6 +180,7 @@ UNCERTAINTY_SCORES: dict[str, str] = {
     "ctc_nll": "CTC negative log-likelihood of the best-path text, per character",
     "beam_margin": "probability of the runner-up beam hypothesis relative to the best",
     "expected_errors": "expected number of wrong characters: sum of (1 - character confidence), not per character",
+    "expected_edits": "expected edit operations to the truth: expected_errors plus the characters the reading dropped",
 }
 
 
@@ -184,4 +212,5 @@ def line_uncertainty(
         ctc_nll=ctc_nll(lp, decoded.labels),
         beam_margin=beam_margin(hypotheses),
         expected_errors=expected_errors(decoded, lp),
+        expected_edits=expected_edits(decoded, lp),
     )

@@ -12,12 +12,14 @@ from recognition.checkpoint import LoadedModel, load_checkpoint
 from recognition.infer import Recognizer
 from recognition.model import CRNN
 from recognition.selection import (
+    DEFERRED_WEIGHT,
     DIVERSITY_BASE,
     STRATEGIES,
     PoolScores,
     diversity_order,
     line_priorities,
     mc_disagreement,
+    near_duplicate_order,
     pool_scores,
     select_batch,
     strategy_needs,
@@ -34,6 +36,7 @@ def scores_for(uncertainty: list[float], *, embeddings: np.ndarray | None = None
         ctc_nll=uncertainty,
         beam_margin=uncertainty,
         expected_errors=uncertainty,
+        expected_edits=uncertainty,
         disagreement=uncertainty,
         embeddings=embeddings,
     )
@@ -47,13 +50,15 @@ def random_scores(n: int, seed: int) -> PoolScores:
         ctc_nll=rng.random(n) * 2,
         beam_margin=rng.random(n),
         expected_errors=rng.random(n) * 5,
+        expected_edits=rng.random(n) * 6,
         disagreement=rng.integers(0, 3, n) / 4,  # coarse, many ties
         embeddings=rng.normal(size=(n, 8)),
     )
 
 
 @pytest.mark.parametrize(
-    "strategy", ["mean_log_prob", "min_char_prob", "ctc_nll", "beam_margin", "expected_errors", "disagreement"]
+    "strategy",
+    ["mean_log_prob", "min_char_prob", "ctc_nll", "beam_margin", "expected_errors", "expected_edits", "disagreement"],
 )
 def test_uncertainty_strategies_pick_the_most_uncertain_first(strategy: str) -> None:
     scores = scores_for([0.1, 0.9, 0.5, 0.7])
@@ -107,6 +112,28 @@ def test_diversity_spreads_a_batch_over_clusters_where_uncertainty_takes_near_du
     assert plain <= cluster_a
 
 
+def test_near_duplicate_cap_keeps_the_order_until_a_cluster_has_cap_lines() -> None:
+    scores, _, _ = two_tight_clusters()
+    capped = select_batch("near_duplicate_cap", scores, 4).tolist()
+    # Two of the five near-identical, most uncertain lines, then the next cluster's best two.
+    assert capped == [0, 1, 5, 6]
+    assert select_batch("expected_errors", scores, 4).tolist() == [0, 1, 2, 3]
+    priorities = line_priorities("near_duplicate_cap", scores)
+    assert priorities[0] == pytest.approx(1.0)
+    assert priorities[2] == pytest.approx(0.98 * DEFERRED_WEIGHT)
+
+
+def test_near_duplicate_cap_leaves_distinct_lines_in_uncertainty_order() -> None:
+    embeddings = np.eye(6)  # every line as far from every other as the median pair
+    uncertainty = [0.3, 0.9, 0.1, 0.5, 0.7, 0.2]
+    assert near_duplicate_order(uncertainty, embeddings).tolist() == pytest.approx(uncertainty)
+    # cap 1: of two exact twins only the more uncertain one stays in front.
+    twins = np.asarray([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    assert near_duplicate_order([0.4, 0.6, 0.5], twins, cap=1).tolist() == pytest.approx(
+        [0.4 * DEFERRED_WEIGHT, 0.6, 0.5]
+    )
+
+
 def test_diversity_gains_never_rise_along_the_greedy_order() -> None:
     scores = random_scores(200, seed=3)
     assert scores.embeddings is not None
@@ -149,7 +176,12 @@ def test_missing_inputs_and_unknown_strategies_are_clear_errors() -> None:
         line_priorities("diversity", without)
     with pytest.raises(ValueError, match="disagreement"):
         line_priorities("disagreement", without)
+    with pytest.raises(ValueError, match="embeddings"):
+        line_priorities("near_duplicate_cap", without)
+    with pytest.raises(ValueError, match="expected_edits was not computed"):
+        line_priorities("expected_edits", without)
     assert strategy_needs("diversity") == {"embeddings"}
+    assert strategy_needs("near_duplicate_cap") == {"embeddings"}
     assert strategy_needs("ctc_nll") == frozenset()
 
 
@@ -203,7 +235,11 @@ def test_pool_scores_returns_what_each_strategy_needs(tiny_checkpoint: Path) -> 
     _, diverse = pool_scores(recognizer, images, strategy="diversity")
     assert diverse.embeddings is not None
     assert diverse.embeddings.shape == (len(images), 2 * recognizer.model.config.lstm_hidden)
-    assert set(plain.line_scores(0)) >= {"ctc_nll", "confidence", "calibrated"}
+    assert set(plain.line_scores(0)) >= {"ctc_nll", "expected_edits", "confidence", "calibrated"}
+    assert plain.score("expected_edits").tolist() == pytest.approx([p.uncertainty.expected_edits for p in predictions])
+    assert np.all(plain.score("expected_edits") >= plain.score("expected_errors") - 1e-9)
+    _, capped = pool_scores(recognizer, images, strategy="near_duplicate_cap")
+    assert capped.embeddings is not None
 
 
 def test_line_embeddings_barely_depend_on_batch_neighbours(tiny_checkpoint: Path) -> None:

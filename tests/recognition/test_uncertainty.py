@@ -16,6 +16,7 @@ from recognition.uncertainty import (
     UncertaintyScores,
     beam_margin,
     ctc_nll,
+    expected_edits,
     expected_errors,
     line_uncertainty,
     mean_log_prob,
@@ -68,6 +69,25 @@ def test_expected_errors_of_an_empty_reading_is_the_ink_it_dropped() -> None:
     assert expected_errors(decoded_with(()), faint) == pytest.approx(0.4 + 0.3 + 0.01)
     blank = frames([[1.0 - 2e-9, 1e-9, 1e-9]] * 3)
     assert expected_errors(decoded_with(()), blank) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_expected_edits_adds_the_characters_a_blank_reading_dropped(codec: Codec) -> None:
+    # Frames: "a" sure, then two blank frames of which the second may hide a "b".
+    log_probs = frames([[0.02, 0.96, 0.02], [0.98, 0.01, 0.01], [0.6, 0.0 + 1e-9, 0.4]])
+    decoded = greedy_decode(log_probs, codec)
+    assert decoded.text == "a"
+    wrong = 1 - 0.96
+    dropped = (1 - 0.98) * 0.02 + (1 - 0.6) * 0.98  # (1 - p_blank(t)) * p_blank(t - 1) over blank frames
+    assert expected_edits(decoded, log_probs) == pytest.approx(wrong + dropped, rel=1e-6)
+    assert expected_errors(decoded, log_probs) == pytest.approx(wrong, rel=1e-6)
+
+
+def test_expected_edits_does_not_count_a_kept_characters_tail_again(codec: Codec) -> None:
+    # "a" over two frames, then a blank frame still holding some of that "a": its mass follows a
+    # non-blank frame, so it is not a new character.
+    log_probs = frames([[0.02, 0.96, 0.02], [0.55, 0.44, 0.01]])
+    decoded = greedy_decode(log_probs, codec)
+    assert expected_edits(decoded, log_probs) == pytest.approx((1 - 0.96) + 0.45 * 0.02, rel=1e-6)
 
 
 def test_ctc_nll_matches_torch_and_is_length_normalised() -> None:
