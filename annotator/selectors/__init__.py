@@ -1,17 +1,17 @@
 """Reads. Every selector that takes a user scopes by membership, so an API view
 cannot forget to. Documents and search (``selectors.documents``) and the team
-statistics (``selectors.team``) live in modules of their own, read through here."""
+statistics (``selectors.team``), the review lists (``selectors.review``) and the active
+model (``selectors.versions``) live in modules of their own, read through here."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 from django.conf import settings
 from django.db.models import Count, F, Max, Q, QuerySet
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -21,7 +21,6 @@ from annotator.models import (
     ImportJob,
     Invitation,
     Line,
-    LineFlag,
     Membership,
     ModelVersion,
     Prediction,
@@ -48,12 +47,15 @@ from annotator.selectors.pages import (
     page_lines,
     resegment_job_get,
 )
-from annotator.selectors.team import LabelerDay, Member, day_start, project_members, team_stats
+from annotator.selectors.review import REVIEW_KINDS, ReviewItem, review_list
+from annotator.selectors.team import LabelerDay, Member, project_members, team_stats
+from annotator.selectors.versions import project_active_model
 from recognition.base import base_names, base_path
 
 __all__ = [  # the split-out reads, beside everything defined below
     "DOCUMENTS_PAGE_MAX",
     "LINE_STATES",
+    "REVIEW_KINDS",
     "SEARCH_QUERY_MAX",
     "SEARCH_RESULTS_MAX",
     "DocumentProgress",
@@ -61,14 +63,17 @@ __all__ = [  # the split-out reads, beside everything defined below
     "Member",
     "PageLineView",
     "PageProgress",
+    "ReviewItem",
     "SearchHit",
     "document_get",
     "document_list",
     "line_search",
     "page_get",
     "page_lines",
+    "project_active_model",
     "project_members",
     "resegment_job_get",
+    "review_list",
     "team_stats",
 ]
 
@@ -158,10 +163,6 @@ def project_stats(*, project: Project) -> ProjectStats:
 
 def membership_role(*, project: Project, user: AnyUser) -> str | None:
     return Membership.objects.filter(project=project, user_id=user_pk(user)).values_list("role", flat=True).first()
-
-
-def project_active_model(*, project: Project) -> ModelVersion | None:
-    return ModelVersion.objects.filter(project=project, status=ModelVersion.Status.ACTIVE).first()
 
 
 def base_model_card(*, name: str) -> dict[str, Any]:
@@ -315,122 +316,6 @@ def training_run_get(*, run_id: int, user: AnyUser) -> TrainingRun:
 
 def model_version_list(*, project: Project) -> QuerySet[ModelVersion]:
     return ModelVersion.objects.filter(project=project).order_by("-created_at", "-id")
-
-
-# --- review ------------------------------------------------------------------
-
-# The one list of review lists, with their titles (the API serves it to the UI).
-REVIEW_KINDS = {
-    "low_confidence": "Low confidence",
-    "disputed": "Disputed",
-    "pending": "Waiting for review",
-    "model_accepted": "Model-accepted",
-    "flagged": "Flagged",
-}
-
-
-class ReviewItem(TypedDict):
-    line: Line
-    reason: str
-    prediction: Prediction | None
-    transcription: Transcription | None
-    disagreement: float | None
-    flag: LineFlag | None
-
-
-def review_list(
-    *,
-    project: Project,
-    kind: str,
-    limit: int = 50,
-    offset: int = 0,
-    labeler: int | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-) -> tuple[int, list[ReviewItem]]:
-    """What a reviewer should look at, worst first, and how many there are in all;
-    ``labeler`` (a user id) and ``date_from``/``date_to`` (days, inclusive, the
-    server's time zone) keep the lines whose current text that labeler wrote, then.
-
-    - low_confidence: machine output nobody verified (unlabeled lines and
-      model-accepted ones) whose confidence is below ``project.review_confidence``;
-      the calibrated confidence when the model has a calibration;
-    - disputed: human texts the active model reads at least ``project.dispute_cer`` apart;
-    - pending: submissions waiting for a reviewer (projects that require review);
-    - model_accepted: lines the model accepted on its own, least sure first;
-    - flagged: lines a labeler flagged instead of typing, oldest flag first
-      (only there: a flagged line is in no other list).
-    """
-    lines = Line.objects.filter(project=project, flag__isnull=True).select_related("current_transcription")
-    if labeler is not None:
-        lines = lines.filter(current_transcription__author_id=labeler)
-    if date_from is not None and date_to is not None and date_from > date_to:
-        message = "date_from must not be after date_to."
-        raise InvalidInputError(message, fields={"date_from": [message]})
-    if date_from is not None:
-        lines = lines.filter(current_transcription__created_at__gte=day_start(date_from))
-    if date_to is not None:
-        lines = lines.filter(current_transcription__created_at__lt=day_start(date_to + timedelta(days=1)))
-    active = project_active_model(project=project)
-    confidence = Coalesce("calibrated_confidence", "confidence")
-    if kind == "low_confidence":
-        if active is None:
-            return 0, []
-        machine_only = Q(queue_state=Line.QueueState.UNLABELED) | Q(
-            current_transcription__source=Transcription.Source.MODEL_ACCEPTED
-        )
-        readings = (
-            Prediction.objects.filter(model_version=active, line__in=lines.filter(machine_only))
-            .annotate(sure=confidence)
-            .filter(sure__lt=project.review_confidence)
-        )
-        total = readings.count()
-        page = list(readings.order_by("sure", "line_id").select_related("line__current_transcription")[offset:][:limit])
-        return total, [_review_item(p.line, "low_confidence", p) for p in page]
-    if kind == "disputed":
-        chosen = lines.filter(
-            disagreement__gte=project.dispute_cer,
-            current_transcription__source__in=[Transcription.Source.HUMAN, Transcription.Source.IMPORT],
-        ).order_by(F("disagreement").desc(), "id")
-    elif kind == "pending":
-        chosen = lines.filter(current_transcription__status=Transcription.Status.SUBMITTED).order_by(
-            "current_transcription__created_at", "id"
-        )
-    elif kind == "flagged":
-        chosen = (
-            Line.objects.filter(project=project, flag__resolution=LineFlag.Resolution.OPEN)
-            .select_related("current_transcription", "flag__author")
-            .order_by("flag__created_at", "id")
-        )
-    elif kind == "model_accepted":
-        chosen = lines.filter(current_transcription__source=Transcription.Source.MODEL_ACCEPTED).order_by(
-            "current_transcription__created_at", "id"
-        )
-    else:
-        message = f"Unknown review list {kind!r}; use one of {', '.join(REVIEW_KINDS)}."
-        raise InvalidInputError(message, fields={"kind": [message]})
-    total = chosen.count()
-    page_lines = list(chosen[offset:][:limit])
-    readings_by_line = {}
-    if active is not None:
-        readings_by_line = {
-            p.line_id: p for p in Prediction.objects.filter(model_version=active, line__in=[x.pk for x in page_lines])
-        }
-    return total, [_review_item(line, kind, readings_by_line.get(line.pk)) for line in page_lines]
-
-
-def _review_item(line: Line, reason: str, prediction: Prediction | None) -> ReviewItem:
-    return ReviewItem(
-        line=line,
-        reason=reason,
-        prediction=prediction,
-        transcription=line.current_transcription,
-        disagreement=line.disagreement,
-        flag=line.flag if line.flag_id is not None else None,
-    )
-
-
-# --- imports and exports -----------------------------------------------------
 
 
 def import_job_list(*, project: Project) -> QuerySet[ImportJob]:
