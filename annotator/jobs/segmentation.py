@@ -19,7 +19,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from annotator.crops import crop_png, page_gray
+from annotator.crops import crop_png, crops_release_on_commit, page_gray
 from annotator.enqueue import PREDICTION_BATCH_STORE, task_send_on_commit
 from annotator.models import Line, Page, Prediction, ResegmentJob
 from annotator.selectors import project_active_model
@@ -118,6 +118,8 @@ def page_resegment(*, page: Page, config: SegmentConfig) -> dict[str, Any]:
         if held:
             return {"page": page.pk, "skipped": f"a labeler is working on line {held[0]}; try again later"}
         kept = [line for line in old if line.flag_id is not None or line_has_human_text(line)]
+        # The old crops of the deleted and the recut lines; a kept line's crop stays in use.
+        crops_release_on_commit(line.crop.name or "" for line in old)
         matched = _matches(found, kept)
         Line.objects.filter(pk__in=[line.pk for line in old if line not in kept]).delete()
         ordered: list[tuple[float, Line]] = []

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -118,6 +119,37 @@ def test_a_typed_line_no_new_line_covers_is_kept_in_reading_order(world: tuple[P
     assert stray in after
     assert Transcription.objects.get(line=stray).text == "marginal note"
     assert [line.reading_order for line in after] == [0, 1, 2, 3, 4]
+
+
+def test_re_segmenting_removes_the_replaced_crops_after_the_commit_and_keeps_the_ones_in_use(
+    world: tuple[Page, User], django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    page, reviewer = world
+    stray_crop = Path(settings.MEDIA_ROOT) / "lines" / "stray.png"
+    cv2.imwrite(str(stray_crop), np.full((20, 40), 255, dtype=np.uint8))
+    stray = line_create(
+        project=page.document.project,
+        page=page,
+        key="stray",
+        crop="lines/stray.png",
+        width=40,
+        height=20,
+        bbox=[850, 5, 890, 25],
+        polygon=[[850, 5], [890, 5], [890, 25], [850, 25]],
+        reading_order=9,
+    )
+    label_submit(line=stray, user=reviewer, text="marginal note", client_id=client_id())
+    before = [Path(settings.MEDIA_ROOT) / str(line.crop.name) for line in lines_of(page) if line != stray]
+    assert before
+    assert all(path.exists() for path in before)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        page_resegment(page=page, config=SegmentConfig(padding=10))
+
+    assert not any(path.exists() for path in before)
+    assert stray_crop.exists()  # the kept line still shows it
+    for line in lines_of(page):
+        assert (Path(settings.MEDIA_ROOT) / str(line.crop.name)).exists()
 
 
 def test_a_page_with_a_line_under_a_labelers_lease_is_left_as_it_is(world: tuple[Page, User]) -> None:
