@@ -24,6 +24,9 @@ The segmentation is classical and cheap (no model):
 6. Each line's polygon follows the top and bottom of its ink, its baseline the foot
    of its letters; its crop shows only its own ink.
 
+``segment_page`` runs one of ``SEGMENT_METHODS``: this classical segmenter, or
+kraken's baseline segmenter when kraken is installed (``methods``).
+
 Coordinates: ``bbox`` is ``(x0, y0, x1, y1)`` with ``x1``/``y1`` exclusive, in the
 pixels of the image passed in (before deskew); ``polygon`` and ``baseline`` are
 lists of (x, y) points in those pixels.
@@ -50,23 +53,41 @@ from recognition.pages.imaging import (
     load_page_image,
     read_page_header,
 )
+from recognition.pages.methods import (
+    CLASSICAL,
+    KRAKEN,
+    SEGMENT_METHODS,
+    SegmentMethodUnavailableError,
+    kraken_command,
+    kraken_lines,
+    method_unavailable,
+    segment_page,
+)
 from recognition.pages.segment import segment_lines
 
 __all__ = [
+    "CLASSICAL",
+    "KRAKEN",
     "MAX_PAGE_FILE_BYTES",
     "MAX_PAGE_PIXELS",
     "MAX_PAGE_SIDE",
+    "SEGMENT_METHODS",
     "PageHeader",
     "PageLimits",
     "PageLine",
     "SegmentConfig",
+    "SegmentMethodUnavailableError",
     "binarize_page",
     "deskew",
     "estimate_skew",
+    "kraken_command",
+    "kraken_lines",
     "load_page_image",
+    "method_unavailable",
     "page_to_lines",
     "read_page_header",
     "segment_lines",
+    "segment_page",
 ]
 
 
