@@ -133,3 +133,43 @@ def test_a_blank_textured_page_with_a_crease_has_no_lines() -> None:
     found = segment_lines(paper.clip(0, 255).astype(np.uint8))
 
     assert found == []
+
+
+def test_a_note_written_sideways_down_the_margin_does_not_widen_the_lines() -> None:
+    text, truth = _page(lines=8, width=900, seed=3)
+    page = np.full((text.shape[0], 1000), 232, dtype=np.uint8)
+    page[:, :900] = text
+    rng = np.random.default_rng(8)
+    note = render_line(random_text(rng, min_words=4, max_words=5), rng=rng, height=40)[:, :420]
+    # Joined up like handwriting (each word one stroke), read bottom to top up the right margin.
+    joined = cv2.erode(note, np.ones((3, 7), np.uint8))
+    _paste_line(page, np.rot90(joined).copy(), 930, 90)
+
+    found = segment_lines(page)
+
+    _assert_matches(found, truth)
+    for line, (x0, _, x1, _) in zip(found, truth, strict=True):
+        # No box reaches out to the note: wider than its own ink by at most a few pixels.
+        assert line.bbox[0] >= x0 - 12
+        assert line.bbox[2] <= x1 + 12
+
+
+def test_the_edge_of_the_facing_page_beyond_the_binding_is_not_read_as_lines() -> None:
+    page, truth = _page(lines=7, width=1000, seed=4)
+    rng = np.random.default_rng(9)
+    spread = np.full((page.shape[0], 1260), 232, dtype=np.uint8)
+    spread[:, 260:] = page
+    # The facing page's lines, cut off by the image's left edge, then the binding's shadow.
+    for i in range(7):
+        words = render_line(random_text(rng, min_words=4, max_words=6), rng=rng, height=40)
+        cut = words[:, max(0, words.shape[1] - 200) :]
+        spread[60 + i * 60 : 60 + i * 60 + cut.shape[0], : cut.shape[1]] = np.minimum(
+            spread[60 + i * 60 : 60 + i * 60 + cut.shape[0], : cut.shape[1]], cut
+        )
+    spread[:, 215:245] = np.linspace(120, 225, 30)[None, :].astype(np.uint8)
+    shifted = [(x0 + 260, y0, x1 + 260, y1) for x0, y0, x1, y1 in truth]
+
+    found = segment_lines(spread)
+
+    _assert_matches(found, shifted)
+    assert all(line.bbox[0] >= 250 for line in found)
