@@ -235,9 +235,9 @@ def split_lines(
             if np.count_nonzero(heights < letter) > config.max_speck_share * len(heights):
                 continue  # mostly specks: dirt or texture around a stray mark
             pieces.append(LineInk(px, py, centres[centre_index], (centre_index, 0, int(px.min()))))
-    lines = []
-    for piece in pieces:
-        lines += split_insertions(piece, labels, text_h, config)
+    lines: list[LineInk] = []
+    for line in pieces:
+        lines += split_insertions(line, labels, text_h, config)
     return _absorb_fragments(lines, text_h, config)
 
 

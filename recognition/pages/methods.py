@@ -70,8 +70,8 @@ def _polygon_crop(gray: np.ndarray, polygon: np.ndarray, padding: int) -> tuple[
     crop = gray[y0:y1, x0:x1].copy()
     mask = np.zeros(crop.shape, dtype=np.uint8)
     cv2.fillPoly(mask, [points - np.array([x0, y0], dtype=np.int32)], 1)
-    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=max(1, padding // 2))
-    crop[mask == 0] = int(np.percentile(gray, 90))
+    grown = cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=max(1, padding // 2))
+    crop[grown == 0] = int(np.percentile(gray, 90))
     return (int(x0), int(y0), int(x1), int(y1)), crop
 
 
