@@ -10,7 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from recognition.pages import segment_lines
+from recognition.pages import SegmentConfig, segment_lines
+from recognition.pages.lines import Centre, LineInk, split_insertions
 from recognition.segmentation_metrics import score_page
 from recognition.synthetic import random_text, render_line
 from tests.recognition.test_pages import Box, _assert_matches, _iou, _page, _paste_line
@@ -173,3 +174,30 @@ def test_the_edge_of_the_facing_page_beyond_the_binding_is_not_read_as_lines() -
 
     _assert_matches(found, shifted)
     assert all(line.bbox[0] >= 250 for line in found)
+
+
+def _line_of(mask: np.ndarray) -> tuple[LineInk, np.ndarray]:
+    """All ink of ``mask`` as one line on a level centre line at y = 100, and its component labels."""
+    _, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    ys, xs = np.nonzero(mask)
+    centre = Centre(np.array([0.0, float(mask.shape[1])]), np.array([100.0, 100.0]))
+    return LineInk(xs, ys, centre, (3, 0, int(xs.min()))), labels
+
+
+def test_a_word_written_small_above_a_line_becomes_a_line_of_its_own_and_its_i_dots_stay() -> None:
+    mask = np.zeros((200, 900), dtype=bool)
+    for x in range(40, 840, 160):  # the line's words, a text height (30 px) tall
+        mask[85:115, x : x + 120] = True
+    mask[62:74, 300:410] = True  # an insertion: a small joined-up word above the line
+    for x in (60, 700):  # dots over the line's letters
+        mask[72:76, x : x + 4] = True
+    line, labels = _line_of(mask)
+
+    parts = split_insertions(line, labels, 30.0, SegmentConfig())
+
+    assert len(parts) == 2
+    main, inserted = parts
+    assert main.box == (40, 72, 800, 115)  # the dots stay with their letters' line
+    assert inserted.box == (300, 62, 410, 74)
+    assert inserted.order == (3, -1, 300)  # read just before the line it was written above
+    assert split_insertions(line, labels, 30.0, SegmentConfig(insertions=False)) == [line]
