@@ -3,14 +3,42 @@ and by the page view's corrections, in the web process or a worker alike."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable, Sequence
 
 import cv2
 import numpy as np
+from django.core.files.storage import default_storage
+from django.db import transaction
 
-from annotator.models import Page
+from annotator.models import Line, Page
 from recognition.images import ImageError
 from recognition.pages import PageLimits, load_page_image
+
+logger = logging.getLogger(__name__)
+
+
+def crops_release_on_commit(names: Iterable[str]) -> None:
+    """Once the current transaction commits, delete the crop files ``names`` that no line
+    refers to any more (a recut line's old crop, a deleted or merged line's crop).
+
+    Checked after the commit, so a crop still in use (a line left as it was, a rolled
+    back change) is never deleted; a file that cannot be deleted is logged."""
+    wanted = sorted({name for name in names if name})
+    if not wanted:
+        return
+
+    def release() -> None:
+        used = set(Line.objects.filter(crop__in=wanted).values_list("crop", flat=True))
+        for name in wanted:
+            if name in used:
+                continue
+            try:
+                default_storage.delete(name)
+            except OSError:
+                logger.exception("Could not delete the crop %s", name)
+
+    transaction.on_commit(release)
 
 
 def crop_polygon(gray: np.ndarray, polygon: Sequence[Sequence[int]], bbox: Sequence[int]) -> np.ndarray:

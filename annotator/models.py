@@ -101,6 +101,12 @@ class Project(models.Model):
         help_text="Size of the first model when there is no base model (recognition.model.PRESETS); later ones "
         "fine-tune the active model.",
     )
+    segmentation_method = models.CharField(
+        max_length=16,
+        default="classical",
+        help_text="How page scans are cut into lines on import and re-segmentation "
+        "(recognition.pages.SEGMENT_METHODS: classical, or kraken when installed on the server).",
+    )
     require_review = models.BooleanField(
         default=False,
         help_text="When off, a labeler's submission counts as verified; when on, it waits for a reviewer.",
@@ -655,6 +661,9 @@ class ResegmentJob(Job):
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     # Named config, not settings: a field named settings would hide django.conf.settings in the class body.
     config = models.JSONField(default=dict, blank=True, help_text="SegmentConfig fields that differ from defaults.")
+    method = models.CharField(
+        max_length=16, default="classical", help_text="The segmentation method (recognition.pages.SEGMENT_METHODS)."
+    )
     report = models.JSONField(
         default=dict, blank=True, help_text="per page: lines_before, lines_after, texts_kept, lines_kept, skipped"
     )

@@ -223,6 +223,11 @@ CELERY_BEAT_SCHEDULE = {
 # Empty: new projects start from scratch (a first model of Project.model_preset).
 LINEPROOF_BASE_MODEL = os.environ.get("LINEPROOF_BASE_MODEL", "latin-cpu")
 
+# The kraken command for projects whose segmentation method is kraken (an
+# optional backend: kraken lives in an install of its own). Empty: `kraken` on
+# the PATH, if any; without it, choosing kraken is refused with a 400.
+LINEPROOF_KRAKEN_CLI = os.environ.get("LINEPROOF_KRAKEN_CLI", "")
+
 # Training jobs. A run's budget is in optimizer steps (recognition.finetune's
 # recipe when it fine-tunes, LINEPROOF_TRAIN_MAX_STEPS for a first model from
 # scratch), with LINEPROOF_TRAIN_MAX_MINUTES as a wall-clock ceiling: a busy

@@ -278,3 +278,9 @@ def stored_image_response(image: FieldFile, *, what: str) -> FileResponse:
     # Images are private to project members: no shared caches.
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+class SegmentationMethodOutput(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    available = serializers.BooleanField(help_text="false: not installed on this server (kraken).")

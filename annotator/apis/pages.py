@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.apis.common import ERRORS, MAX_INTEGER, ImageRenderer, stored_image_response
+from annotator.apis.common import ERRORS, MAX_INTEGER, ImageRenderer, SegmentationMethodOutput, stored_image_response
 from annotator.models import Document, Line, Page
 from annotator.permissions import REVIEW_ROLES, membership_require
 from annotator.selectors import LINE_STATES, document_get, line_get, page_get, page_lines, resegment_job_get
@@ -28,7 +28,8 @@ from annotator.services import (
     resegment_job_create,
 )
 from annotator.services.pages import MAX_POLYGON_POINTS
-from annotator.services.segmentation import segment_defaults
+from annotator.services.segmentation import segment_defaults, segmentation_methods
+from recognition.pages import SEGMENT_METHODS
 
 MAX_PAGE_LINES = 5000
 
@@ -65,6 +66,10 @@ class PageOutput(serializers.Serializer):
     segment_defaults = serializers.DictField(
         help_text="The segmenter's default for every setting a re-segmentation may change (its form starts there)."
     )
+    segmentation_method = serializers.CharField(help_text="The project's segmentation method (the form's default).")
+    segmentation_methods = SegmentationMethodOutput(
+        many=True, help_text="The segmentation methods, and whether each can run on this server."
+    )
 
 
 def page_payload(request: Request, page: Page) -> dict[str, Any]:
@@ -98,6 +103,8 @@ def page_payload(request: Request, page: Page) -> dict[str, Any]:
         "height": page.height,
         "lines": lines,
         "segment_defaults": segment_defaults(),
+        "segmentation_method": page.document.project.segmentation_method,
+        "segmentation_methods": segmentation_methods(),
     }
 
 
@@ -246,6 +253,11 @@ class ResegmentInput(serializers.Serializer):
         + ", ".join(name for name in SEGMENT_SETTINGS)
         + " (recognition.pages.SegmentConfig).",
     )
+    method = serializers.ChoiceField(
+        choices=list(SEGMENT_METHODS),
+        required=False,
+        help_text="The segmentation method (default: the project's); kraken only where it is installed (else 400).",
+    )
 
 
 class ResegmentJobOutput(serializers.Serializer):
@@ -254,6 +266,7 @@ class ResegmentJobOutput(serializers.Serializer):
     page = serializers.IntegerField(source="page_id", allow_null=True)
     document = serializers.IntegerField(source="document_id", allow_null=True)
     settings = serializers.DictField(source="config")
+    method = serializers.CharField()
     progress = serializers.DictField()
     report = serializers.DictField()
     error = serializers.CharField(allow_blank=True)
@@ -270,7 +283,13 @@ RESEGMENT_DESCRIPTION = (
 def _resegment(request: Request, *, page: Page | None = None, document: Document | None = None) -> Response:
     data = ResegmentInput(data=request.data)
     data.is_valid(raise_exception=True)
-    job = resegment_job_create(user=request.user, page=page, document=document, config=data.validated_data["settings"])
+    job = resegment_job_create(
+        user=request.user,
+        page=page,
+        document=document,
+        config=data.validated_data["settings"],
+        method=data.validated_data.get("method"),
+    )
     return Response(ResegmentJobOutput(job).data, status=202)
 
 

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.apis.common import ERRORS, NamedOutput
+from annotator.apis.common import ERRORS, NamedOutput, SegmentationMethodOutput
 from annotator.models import Project
 from annotator.permissions import ADMIN_ROLES, export_roles, membership_require
 from annotator.selectors import (
@@ -41,6 +41,8 @@ from annotator.services import (
     training_schedule_set,
 )
 from annotator.services.projects import MAX_LANGUAGE_LENGTH, MAX_LANGUAGES
+from annotator.services.segmentation import segmentation_methods
+from recognition.pages import SEGMENT_METHODS
 from recognition.selection import STRATEGIES
 
 
@@ -161,6 +163,12 @@ class SettingsInput(serializers.Serializer):
     reviewers_can_export = serializers.BooleanField(
         required=False, help_text="Reviewers may export the project, the model included (admins always may)."
     )
+    segmentation_method = serializers.ChoiceField(
+        choices=list(SEGMENT_METHODS),
+        required=False,
+        help_text="How page scans are cut into lines (one of segmentation_methods); kraken only where it is "
+        "installed on the server (else 400).",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # A misspelt setting must not be dropped silently with a 200.
@@ -173,6 +181,9 @@ class SettingsInput(serializers.Serializer):
 class SettingsOutput(SettingsInput):
     strategies = NamedOutput(many=True, help_text="The selection strategies to choose from.")
     base_models = NamedOutput(many=True, help_text="The shipped base models to choose from.")
+    segmentation_methods = SegmentationMethodOutput(
+        many=True, help_text="The segmentation methods, and whether each can run on this server."
+    )
     base_model_editable = serializers.BooleanField(
         help_text="False once a trained model has been promoted: the base model is then history."
     )
@@ -184,6 +195,7 @@ def _settings_payload(project: Project) -> dict[str, Any]:
         **values,
         "strategies": [{"name": k, "description": v} for k, v in STRATEGIES.items()],
         "base_models": base_model_list(),
+        "segmentation_methods": segmentation_methods(),
         "base_model_editable": not project_has_trained_model(project=project),
     }
 

@@ -35,7 +35,7 @@ from annotator.models import Document, ImportJob, Line, Page, Project, Transcrip
 from annotator.services import line_create, transcription_text_clean
 from annotator.services.imports import document_get_or_create, document_versioned_name, page_limits, upload_kind
 from recognition.images import ImageError, ImageLimits, load_line_image
-from recognition.pages import load_page_image, read_page_header, segment_lines
+from recognition.pages import load_page_image, read_page_header, segment_page
 
 # A unit: its name in the report, and what imports it (returns the document's name).
 Unit = tuple[str, Callable[[], str]]
@@ -285,7 +285,7 @@ def _page_segmented(
     if pages > 1:
         base = f"{base}#page{frame + 1}"
     gray = _decode_page(member.data, frame, size, report)
-    found = segment_lines(gray)
+    found = segment_page(gray, method=group.job.project.segmentation_method, kraken=settings.LINEPROOF_KRAKEN_CLI)
     if not found:
         raise ImageError("no text lines found on this page")
     image_bytes, suffix = _page_image_bytes(member.data, gray, size, frame)

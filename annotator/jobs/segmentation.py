@@ -15,17 +15,18 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from annotator.crops import crop_png, page_gray
+from annotator.crops import crop_png, crops_release_on_commit, page_gray
 from annotator.enqueue import PREDICTION_BATCH_STORE, task_send_on_commit
 from annotator.models import Line, Page, Prediction, ResegmentJob
 from annotator.selectors import project_active_model
 from annotator.services import line_create
 from annotator.services.pages import line_has_human_text
-from recognition.pages import PageLine, SegmentConfig, segment_lines
+from recognition.pages import CLASSICAL, PageLine, SegmentConfig, segment_page
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def resegment_job_run(*, job: ResegmentJob) -> ResegmentJob:
     reports: list[dict[str, Any]] = []
     try:
         for done, page in enumerate(pages, start=1):
-            reports.append(page_resegment(page=page, config=config))
+            reports.append(page_resegment(page=page, config=config, method=job.method))
             ResegmentJob.objects.filter(pk=job.pk).update(progress={"done": done, "total": len(pages)})
     except Exception as error:
         logger.exception("re-segmentation %s failed", job.pk)
@@ -103,9 +104,9 @@ def _matches(found: list[PageLine], kept: list[Line]) -> dict[int, Line]:
     return matched
 
 
-def page_resegment(*, page: Page, config: SegmentConfig) -> dict[str, Any]:
-    """Cut ``page`` into lines again with ``config``; returns what changed."""
-    found = segment_lines(page_gray(page), config=config)
+def page_resegment(*, page: Page, config: SegmentConfig, method: str = CLASSICAL) -> dict[str, Any]:
+    """Cut ``page`` into lines again by ``method`` with ``config``; returns what changed."""
+    found = segment_page(page_gray(page), method=method, config=config, kraken=settings.LINEPROOF_KRAKEN_CLI)
     with transaction.atomic():
         # Race: a reviewer editing the page's cut, or a second job, at the same
         # time; the page row's lock orders them. A labeler's lease is the other
@@ -118,6 +119,8 @@ def page_resegment(*, page: Page, config: SegmentConfig) -> dict[str, Any]:
         if held:
             return {"page": page.pk, "skipped": f"a labeler is working on line {held[0]}; try again later"}
         kept = [line for line in old if line.flag_id is not None or line_has_human_text(line)]
+        # The old crops of the deleted and the recut lines; a kept line's crop stays in use.
+        crops_release_on_commit(line.crop.name or "" for line in old)
         matched = _matches(found, kept)
         Line.objects.filter(pk__in=[line.pk for line in old if line not in kept]).delete()
         ordered: list[tuple[float, Line]] = []

@@ -31,7 +31,12 @@ class Migration(migrations.Migration):
             model_name="trainingrun",
             name="kind",
             field=models.CharField(
-                choices=[("full", "Full"), ("incremental", "Incremental")], default="full", max_length=16
+                choices=[
+                    ("full", "Full: every verified line, the fine-tuning recipe's budget"),
+                    ("incremental", "Incremental: the new lines and a replay sample, a short warm start"),
+                ],
+                default="full",
+                max_length=16,
             ),
         ),
     ]

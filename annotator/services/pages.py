@@ -26,7 +26,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from annotator.crops import crop_png, crop_polygon, page_gray
+from annotator.crops import crop_png, crop_polygon, crops_release_on_commit, page_gray
 from annotator.enqueue import PREDICTION_BATCH_STORE, task_send_on_commit
 from annotator.errors import ConflictError, InvalidInputError
 from annotator.models import Line, LineFlag, Page, Prediction, ReviewAction, Transcription
@@ -94,6 +94,7 @@ def _line_cut(line: Line, gray: np.ndarray, polygon: list[Point], *, baseline: l
         crop = crop_polygon(gray, polygon, bbox)
     except ImageError as error:
         raise InvalidInputError(f"No crop can be cut there: {error}") from error
+    crops_release_on_commit([line.crop.name or ""])
     line.crop.save(f"{uuid.uuid4().hex}.png", ContentFile(crop_png(crop)), save=False)
     line.polygon, line.bbox = polygon, bbox
     line.height, line.width = crop.shape[:2]
@@ -157,6 +158,7 @@ def line_delete(*, line: Line, user: AnyUser) -> None:
             raise ConflictError(
                 "This line has a person's text, which would be lost; flag it 'not a text line' instead."
             )
+        crops_release_on_commit([locked.crop.name or ""])
         locked.delete()
         _renumber(page)
 
@@ -266,6 +268,7 @@ def lines_merge(*, ids: Sequence[int], user: AnyUser) -> Line:
         Transcription.objects.filter(line_id__in=gone).update(line=kept)
         LineFlag.objects.filter(line_id__in=gone).update(line=kept)
         ReviewAction.objects.filter(line_id__in=gone).update(line=kept)
+        crops_release_on_commit(other.crop.name or "" for other in others)
         Line.objects.filter(pk__in=gone).delete()
         _line_reset(kept)
         _renumber(page)

@@ -25,6 +25,7 @@ from annotator.models import Membership, ModelVersion, Project
 from annotator.permissions import ADMIN_ROLES, AnyUser, membership_require, project_create_require, user_pk
 from annotator.selectors import base_model_card, project_active_model, project_has_trained_model
 from annotator.services.labeling import line_priority_refresh
+from annotator.services.segmentation import segmentation_method_check
 from annotator.services.training import model_version_promote, model_version_rescore_request
 from recognition.base import base_names, base_path
 from recognition.selection import STRATEGIES
@@ -47,6 +48,7 @@ class ProjectSettings(TypedDict, total=False):
     model_accepted_weight: float
     base_model: str
     reviewers_can_export: bool
+    segmentation_method: str
 
 
 MAX_LANGUAGES = 20
@@ -91,6 +93,8 @@ def project_settings_update(*, project: Project, user: AnyUser, changes: Project
         raise InvalidInputError(message, fields={"selection_strategy": [message]})
     if "base_model" in changes:
         base_model_check(changes["base_model"])
+    if "segmentation_method" in changes:
+        segmentation_method_check(changes["segmentation_method"])
     with transaction.atomic():
         locked = Project.objects.select_for_update().get(pk=project.pk)
         changed = [name for name, value in changes.items() if getattr(locked, name) != value]

@@ -7,13 +7,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from annotator.enqueue import RESEGMENT_JOB_RUN, task_send_on_commit
 from annotator.errors import InvalidInputError
 from annotator.models import Document, Page, ResegmentJob
 from annotator.permissions import REVIEW_ROLES, AnyUser, membership_require, user_pk
-from recognition.pages import SegmentConfig
+from recognition.pages import SEGMENT_METHODS, SegmentConfig, method_unavailable
 
 # The segmenter's settings a person may change, with their bounds (numbers) or None (switches).
 SEGMENT_SETTINGS: dict[str, tuple[float, float] | None] = {
@@ -28,6 +29,29 @@ SEGMENT_SETTINGS: dict[str, tuple[float, float] | None] = {
     "padding": (0, 100),
     "mask_neighbours": None,
 }
+
+
+def segmentation_methods() -> list[dict[str, Any]]:
+    """Every segmentation method: its name, what it is, and whether it can run on this server."""
+    return [
+        {"name": name, "description": description, "available": not segmentation_method_unavailable(name)}
+        for name, description in SEGMENT_METHODS.items()
+    ]
+
+
+def segmentation_method_unavailable(method: str) -> str:
+    """Why ``method`` cannot run on this server ("" when it can)."""
+    return method_unavailable(method, kraken=settings.LINEPROOF_KRAKEN_CLI)
+
+
+def segmentation_method_check(method: str) -> str:
+    """``method`` when it is a known method that can run here, else InvalidInputError (400) saying why."""
+    if not isinstance(method, str):
+        raise InvalidInputError("segmentation_method is a string.", fields={"segmentation_method": ["A string."]})
+    reason = segmentation_method_unavailable(method)
+    if reason:
+        raise InvalidInputError(reason, fields={"segmentation_method": [reason]})
+    return method
 
 
 def segment_defaults() -> dict[str, Any]:
@@ -63,9 +87,15 @@ def segment_config_clean(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def resegment_job_create(
-    *, user: AnyUser, config: dict[str, Any], page: Page | None = None, document: Document | None = None
+    *,
+    user: AnyUser,
+    config: dict[str, Any],
+    page: Page | None = None,
+    document: Document | None = None,
+    method: str | None = None,
 ) -> ResegmentJob:
-    """Queue cutting ``page`` (or every page of ``document``) into lines again.
+    """Queue cutting ``page`` (or every page of ``document``) into lines again, by ``method``
+    (default: the project's segmentation method) with the settings ``config``.
 
     New lines replace the old ones that hold no person's text; a line with a
     person's text keeps it on the new line that overlaps it (IoU >= 0.5, or
@@ -76,12 +106,14 @@ def resegment_job_create(
     assert target is not None
     membership_require(project=target.project_id, user=user, roles=REVIEW_ROLES)
     cleaned = segment_config_clean(config)
+    chosen = segmentation_method_check(target.project.segmentation_method if method is None else method)
     with transaction.atomic():
         job = ResegmentJob.objects.create(
             project_id=target.project_id,
             page=page,
             document=document,
             config=cleaned,
+            method=chosen,
             requested_by_id=user_pk(user),
             progress={"done": 0, "total": 1 if page is not None else target.pages.count()},
         )

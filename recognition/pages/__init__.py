@@ -13,16 +13,22 @@ The segmentation is classical and cheap (no model):
    Dark scan margins are painted over with paper first.
 2. ``clean_ink`` (``ink``): long straight rules (squared paper, frames, the page's
    own edge) come out, then specks, solid dark blobs at the page edge and anything a
-   half page tall.
+   half page tall; after deskewing, ``sideways_text`` takes out notes written
+   sideways down a side margin (so they widen no line).
 3. ``estimate_skew``: projection-profile search over angles; the page is levelled.
 4. Columns: a wide all-white vertical gutter splits the page; columns are read
-   left to right.
+   left to right. A narrow outer column whose lines run off the image's side is the
+   facing page of a book spread and is left out (``without_facing_page``).
 5. Lines (``lines``): centre lines are the ridges of the ink smeared along the
    lines, followed across the page (slanted and curved lines too); each ink
    component goes to the nearest centre line; a line is cut at wide gaps (table
-   cells) and pieces that are no text (texture, dust) are dropped.
+   cells) and pieces that are no text (texture, dust) are dropped; words written
+   small between two lines (an insertion) become lines of their own.
 6. Each line's polygon follows the top and bottom of its ink, its baseline the foot
    of its letters; its crop shows only its own ink.
+
+``segment_page`` runs one of ``SEGMENT_METHODS``: this classical segmenter, or
+kraken's baseline segmenter when kraken is installed (``methods``).
 
 Coordinates: ``bbox`` is ``(x0, y0, x1, y1)`` with ``x1``/``y1`` exclusive, in the
 pixels of the image passed in (before deskew); ``polygon`` and ``baseline`` are
@@ -50,23 +56,41 @@ from recognition.pages.imaging import (
     load_page_image,
     read_page_header,
 )
+from recognition.pages.methods import (
+    CLASSICAL,
+    KRAKEN,
+    SEGMENT_METHODS,
+    SegmentMethodUnavailableError,
+    kraken_command,
+    kraken_lines,
+    method_unavailable,
+    segment_page,
+)
 from recognition.pages.segment import segment_lines
 
 __all__ = [
+    "CLASSICAL",
+    "KRAKEN",
     "MAX_PAGE_FILE_BYTES",
     "MAX_PAGE_PIXELS",
     "MAX_PAGE_SIDE",
+    "SEGMENT_METHODS",
     "PageHeader",
     "PageLimits",
     "PageLine",
     "SegmentConfig",
+    "SegmentMethodUnavailableError",
     "binarize_page",
     "deskew",
     "estimate_skew",
+    "kraken_command",
+    "kraken_lines",
     "load_page_image",
+    "method_unavailable",
     "page_to_lines",
     "read_page_header",
     "segment_lines",
+    "segment_page",
 ]
 
 

@@ -60,23 +60,48 @@ class SegmentConfig:
     # A line needs a letter at least ``min_letter`` text heights tall (paper
     # texture and dust are only specks). A piece with less ink than ``min_line_ink``
     # (x text height^2) or narrower than ``min_line_width`` text heights is dropped
-    # next to a line within ``fragment_gap`` text heights; alone it is a short line
+    # when at least ``fragment_overlap`` of its height lies within a line's band; alone it is a short line
     # (a page number) when it has ``min_short_line_ink`` and ``min_short_line_width``.
     min_letter: float = 0.4
-    min_line_ink: float = 1.0
+    min_line_ink: float = 0.6
     min_line_width: float = 2.0
-    fragment_gap: float = 0.0
+    fragment_overlap: float = 0.5
     min_short_line_ink: float = 0.2
     min_short_line_width: float = 1.5
     min_line_height: int = 12
-    # A line touching the page's top or bottom edge and shorter than this
-    # fraction of the median line is a cut-off sliver of a neighbour line.
+    # Insertions: words written small between two lines are lines of their own
+    # (``lines.split_insertions``).
+    insertions: bool = True
+    insertion_height: float = 0.9
+    insertion_offset: float = 0.5
+    insertion_gap: float = 1.0
+    insertion_width: float = 2.0
+    # A line within ``edge_band`` text heights of the page's top or bottom edge and
+    # shorter than ``edge_sliver`` x the median line is a cut-off sliver of a
+    # neighbour line or the shadow of the page's edge.
     edge_sliver: float = 0.6
+    edge_band: float = 0.5
+    # A line whose ink is mostly (``max_speck_share``) specks under ``min_letter``
+    # text heights tall is paper texture or dirt, not writing.
+    max_speck_share: float = 0.9
+    # Notes written sideways down a side margin (``ink.sideways_text``) are left out
+    # of the horizontal lines.
+    sideways: bool = True
+    sideways_aspect: float = 1.6
+    sideways_height: float = 2.5
+    sideways_span: float = 6.0
+    sideways_margin: float = 0.3
+    sideways_purity: float = 0.7
     # Columns: split at an all-white vertical gutter at least this many text heights
     # wide, when the text on each side is at least ``min_column_lines`` text heights tall.
     columns: bool = True
     min_gutter: float = 3.0
     min_column_lines: float = 4.0
+    # A facing page (``ink.without_facing_page``): an outer column narrower than
+    # ``facing_width`` of the page whose lines (``facing_lines`` or more) run off the
+    # image's side is the next page of a book spread, not text of this one.
+    facing_width: float = 0.35
+    facing_lines: int = 3
     # Polygons: the ink's upper and lower outline in steps of ``outline_step`` text
     # heights, grown by ``outline_pad`` text heights.
     outline_step: float = 0.5

@@ -88,3 +88,75 @@ def columns(ink: np.ndarray, text_h: float, config: SegmentConfig) -> list[tuple
         if part[-1] - part[0] + 1 < config.min_column_lines * text_h:
             return [(0, w)]
     return ranges
+
+
+def sideways_text(ink: np.ndarray, text_h: float, config: SegmentConfig) -> np.ndarray:
+    """(H, W) bool: the ink of notes written sideways down a side margin, which would otherwise widen
+    every horizontal line they are near.
+
+    Written sideways, joined-up words are ink components (blobs) much taller than wide
+    (``sideways_aspect``, at least ``sideways_height`` text heights tall). Two or more such
+    blobs stacked in one narrow band of columns, together ``sideways_span`` text heights
+    tall, in the outer ``sideways_margin`` of the page width, with at least
+    ``sideways_purity`` of the band's ink in blobs not wider than tall, are a note down the
+    margin: every blob centred in the band is taken. Horizontal handwriting has tall
+    loops and letters, but not a stack of them in a band without wide words.
+    """
+    picked = np.zeros(ink.shape, dtype=bool)
+    if not config.sideways or not ink.any():
+        return picked
+    count, blobs, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return picked
+    width = ink.shape[1]
+    x, y, w, h = (stats[:, i].astype(np.float64) for i in range(4))
+    upright = (h >= config.sideways_aspect * w) & (h >= config.sideways_height * text_h)
+    upright[0] = False
+    band_w = 1.5 * text_h
+    margin = config.sideways_margin * width
+    taken = np.zeros(count, dtype=bool)
+    cx, cy = x + w / 2, y + h / 2
+    for c in np.flatnonzero(upright):
+        if margin <= cx[c] <= width - margin:
+            continue
+        # The upright blobs whose centres share this one's band of columns.
+        near = upright & (np.abs(cx - cx[c]) <= band_w)
+        if h[near].sum() < config.sideways_span * text_h or np.count_nonzero(near) < 2:
+            continue
+        bx0, bx1 = float(x[near].min()), float((x + w)[near].max())
+        by0, by1 = float(y[near].min()), float((y + h)[near].max())
+        inside = (cx >= bx0) & (cx <= bx1) & (cy >= by0 - text_h) & (cy <= by1 + text_h) & (w <= bx1 - bx0 + text_h)
+        inside[0] = False
+        # Hardly any wide (horizontal) words in the band: a column of tall letters
+        # at the start of horizontal lines (l, d, h, k) stands among wide words.
+        area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+        wide = w >= 1.2 * h
+        if area[inside & wide].sum() > (1 - config.sideways_purity) * area[inside].sum():
+            continue
+        taken |= inside
+    if taken.any():
+        picked = ink & taken[blobs]
+    return picked
+
+
+def without_facing_page(
+    ranges: list[tuple[int, int]], stats: np.ndarray, text_h: float, width: int, config: SegmentConfig
+) -> list[tuple[int, int]]:
+    """The column ranges without a facing page's text: on a book spread scanned a little wide, the
+    outermost column, narrower than ``facing_width`` of the page, whose lines are cut off by the
+    image's side (letters of at least ``facing_lines`` different lines touch it)."""
+    if len(ranges) < 2:
+        return ranges
+    x, y, w, h = (stats[1:, i] for i in range(4))
+    letters = h >= config.min_letter * text_h
+    kept = list(ranges)
+    for index, touching in ((0, x <= 1), (len(ranges) - 1, x + w >= width - 1)):
+        x0, x1 = ranges[index]
+        if x1 - x0 > config.facing_width * width:
+            continue
+        tops = np.sort(y[letters & touching & (x < x1) & (x + w > x0)])
+        # Letters of one line touch the side within a text height of each other.
+        lines = int(np.count_nonzero(np.diff(tops) > text_h)) + 1 if len(tops) else 0
+        if lines >= config.facing_lines and ranges[index] in kept:
+            kept.remove(ranges[index])
+    return kept or ranges

@@ -10,7 +10,8 @@
    shared pixel by pixel. Ink far from every line (margin specks) goes nowhere.
 3. ``split_lines``: a line's ink is cut where it leaves a wide horizontal gap
    (columns, table cells), and pieces that are no text (specks only, too little
-   ink, too narrow) are dropped.
+   ink, too narrow) are dropped; ``split_insertions`` gives words written small
+   above or below the line (an insertion, a correction) a line of their own.
 4. ``outline`` / ``baseline``: the polygon follows the ink's top and bottom;
    the baseline runs along the centre line at the foot of the letters.
 """
@@ -183,7 +184,8 @@ class LineInk:
     xs: np.ndarray
     ys: np.ndarray
     centre: Centre
-    order: tuple[int, int]
+    # (centre index, -1 above / 0 on / 1 below its centre line, left x): reading order within a column.
+    order: tuple[int, int, int]
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -227,10 +229,81 @@ def split_lines(
                 continue
             if py.max() - py.min() + 1 < config.min_line_height:
                 continue
-            if stats[np.unique(labels[py, px]), cv2.CC_STAT_HEIGHT].max() < letter:
+            heights = stats[labels[py, px], cv2.CC_STAT_HEIGHT]
+            if heights.max() < letter:
                 continue  # specks only: paper texture, dust, a smudge
-            pieces.append(LineInk(px, py, centres[centre_index], (centre_index, int(px.min()))))
-    return _absorb_fragments(pieces, text_h, config)
+            if np.count_nonzero(heights < letter) > config.max_speck_share * len(heights):
+                continue  # mostly specks: dirt or texture around a stray mark
+            pieces.append(LineInk(px, py, centres[centre_index], (centre_index, 0, int(px.min()))))
+    lines: list[LineInk] = []
+    for line in pieces:
+        lines += split_insertions(line, labels, text_h, config)
+    return _absorb_fragments(lines, text_h, config)
+
+
+def split_insertions(line: LineInk, labels: np.ndarray, text_h: float, config: SegmentConfig) -> list[LineInk]:
+    """``line`` without the words written small between it and its neighbour (an insertion above the line,
+    a correction below it), which become lines of their own; ``[line]`` when it has none.
+
+    An insertion is a run of ink components, none taller than ``insertion_height`` text
+    heights, whose centres all sit at least ``insertion_offset`` text heights above (or
+    below) the centre line, at most ``insertion_gap`` text heights apart along the line,
+    together at least ``insertion_width`` text heights wide. The line's own letters sit
+    on its centre line (ascenders and descenders are joined to them); loose dots and
+    bars above it are too narrow to count.
+    """
+    if not config.insertions:
+        return [line]
+    comp = labels[line.ys, line.xs]
+    order = np.argsort(comp, kind="stable")
+    comp_sorted = comp[order]
+    bounds = np.flatnonzero(np.diff(comp_sorted)) + 1
+    groups = np.split(order, bounds)
+    if len(groups) < 2:
+        return [line]
+    x0s = np.array([line.xs[g].min() for g in groups], dtype=np.float64)
+    x1s = np.array([line.xs[g].max() for g in groups], dtype=np.float64)
+    y0s = np.array([line.ys[g].min() for g in groups], dtype=np.float64)
+    y1s = np.array([line.ys[g].max() for g in groups], dtype=np.float64)
+    cy = (y0s + y1s) / 2
+    offset = cy - line.centre.at((x0s + x1s) / 2)
+    small = (y1s - y0s + 1) <= config.insertion_height * text_h
+    taken = np.zeros(len(groups), dtype=bool)
+    extra: list[LineInk] = []
+    for side in (-1, 1):
+        candidate = small & (side * offset >= config.insertion_offset * text_h)
+        picks = np.flatnonzero(candidate)
+        if len(picks) == 0:
+            continue
+        picks = picks[np.argsort(x0s[picks], kind="stable")]
+        runs: list[list[int]] = [[int(picks[0])]]
+        reach = x1s[picks[0]]
+        for c in picks[1:]:
+            # A component of the line itself standing between two candidates ends the run.
+            between = ~candidate & (x0s < x0s[c]) & (x1s > reach) & (np.abs(offset) < config.insertion_offset * text_h)
+            if x0s[c] - reach <= config.insertion_gap * text_h and not between.any():
+                runs[-1].append(int(c))
+            else:
+                runs.append([int(c)])
+            reach = max(reach, x1s[c])
+        for run in runs:
+            ids = np.array(run)
+            if x1s[ids].max() - x0s[ids].min() + 1 < config.insertion_width * text_h:
+                continue
+            if (y1s[ids] - y0s[ids] + 1).max() < config.min_letter * text_h:
+                continue
+            taken[ids] = True
+            members = np.concatenate([groups[i] for i in run])
+            xs, ys = line.xs[members], line.ys[members]
+            shift = float(np.median(offset[ids]))
+            centre = Centre(line.centre.xs, line.centre.ys + shift)
+            extra.append(LineInk(xs, ys, centre, (line.order[0], side, int(xs.min()))))
+    if not extra:
+        return [line]
+    rest = np.concatenate([groups[i] for i in np.flatnonzero(~taken)]) if (~taken).any() else np.zeros(0, np.int64)
+    if len(rest) == 0:
+        return extra
+    return [LineInk(line.xs[rest], line.ys[rest], line.centre, line.order), *extra]
 
 
 def _without_margin_ink(
@@ -264,16 +337,17 @@ def _absorb_fragments(pieces: list[LineInk], text_h: float, config: SegmentConfi
         if not small(line):
             continue
         x0, y0, x1, y1 = line.box
-        best: LineInk | None = None
-        best_gap = config.fragment_gap * text_h
+        # Within a neighbour's band (not merely touching its ascenders or descenders, as
+        # the last words of a paragraph under a long line do), it is part of that line.
+        inside = False
         for other in big:
             ox0, oy0, ox1, oy1 = other.box
             if x1 < ox0 - text_h or x0 > ox1 + text_h:
                 continue
-            gap = max(oy0 - y1, y0 - oy1, 0)
-            if gap <= best_gap:
-                best, best_gap = other, gap
-        if best is None and x1 - x0 >= config.min_short_line_width * text_h:
+            if min(y1, oy1) - max(y0, oy0) >= config.fragment_overlap * (y1 - y0):
+                inside = True
+                break
+        if not inside and x1 - x0 >= config.min_short_line_width * text_h:
             kept.append(line)
     return kept
 

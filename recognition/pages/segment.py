@@ -7,7 +7,7 @@ import numpy as np
 
 from recognition.pages.config import PageLine, SegmentConfig
 from recognition.pages.imaging import binarize_page, check_gray, estimate_skew, paint_dark_margins, rotation
-from recognition.pages.ink import clean_ink, columns, text_height
+from recognition.pages.ink import clean_ink, columns, sideways_text, text_height, without_facing_page
 from recognition.pages.lines import LineInk, assign_ink, baseline, find_centres, outline, split_lines
 
 
@@ -81,10 +81,15 @@ def segment_lines(gray: np.ndarray, *, config: SegmentConfig = SegmentConfig()) 
     text_h = text_height(stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA], config.min_line_height)
     if text_h < config.min_text_height:
         return []
+    sideways = sideways_text(ink, text_h, config)
+    if sideways.any():
+        ink = ink & ~sideways
+        _, labels, stats, centroids = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
     owner = np.full(ink.shape, -1, dtype=np.int64)
     found: list[LineInk] = []
     first = 0
-    for x0, x1 in columns(ink, text_h, config):
+    ranges = without_facing_page(columns(ink, text_h, config), stats, text_h, ink.shape[1], config)
+    for x0, x1 in ranges:
         members = np.flatnonzero((centroids[:, 0] >= x0) & (centroids[:, 0] < x1))
         members = members[members > 0]
         if len(members) == 0:
@@ -98,7 +103,7 @@ def segment_lines(gray: np.ndarray, *, config: SegmentConfig = SegmentConfig()) 
         lines = split_lines(owner, labels, stats, centres, first, text_h, config)
         found += sorted(lines, key=lambda line: line.order)
         first += len(centres)
-    found = _drop_edge_slivers(found, inverse, gray.shape[0], config)
+    found = _drop_edge_slivers(found, inverse, gray.shape[0], text_h, config)
 
     # Owner by line (not by centre) for the crops.
     line_owner = np.full(ink.shape, -1, dtype=np.int64)
@@ -124,8 +129,11 @@ def segment_lines(gray: np.ndarray, *, config: SegmentConfig = SegmentConfig()) 
     return result
 
 
-def _drop_edge_slivers(lines: list[LineInk], inverse: np.ndarray, height: int, config: SegmentConfig) -> list[LineInk]:
-    """Without lines cut by the page's top or bottom edge (the neighbour line caught in a line crop)."""
+def _drop_edge_slivers(
+    lines: list[LineInk], inverse: np.ndarray, height: int, text_h: float, config: SegmentConfig
+) -> list[LineInk]:
+    """Without thin lines at the page's top or bottom edge (the neighbour line caught in a line crop, the
+    shadow of the page's own edge)."""
     if len(lines) < 2:
         return lines
     heights = [line.box[3] - line.box[1] for line in lines]
@@ -135,7 +143,8 @@ def _drop_edge_slivers(lines: list[LineInk], inverse: np.ndarray, height: int, c
         x0, y0, x1, y1 = line.box
         corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
         ys = corners @ inverse[1, :2] + inverse[1, 2]
-        if (ys.min() <= 1 or ys.max() >= height - 1) and h < config.edge_sliver * typical:
+        near = config.edge_band * text_h
+        if (ys.min() <= near or ys.max() >= height - 1 - near) and h < config.edge_sliver * typical:
             continue
         kept.append(line)
     return kept

@@ -162,6 +162,55 @@ def test_a_line_without_a_persons_text_is_deleted_and_one_with_it_is_refused(wor
     assert Transcription.objects.get(line=first).text == "typed"
 
 
+def test_the_old_crops_of_split_merged_and_deleted_lines_are_removed_after_the_commit(
+    world: tuple[Page, User], django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    page, reviewer = world
+    first, _second = page_lines(page)
+    client = as_user(reviewer)
+
+    def stored(line: Line) -> Path:
+        return Path(settings.MEDIA_ROOT) / str(line.crop.name)
+
+    old_first = stored(first)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(reverse("line-split", args=[first.pk]), {"x": 300}, format="json").status_code == 200
+    left, right, last = page_lines(page)
+    assert not old_first.exists()
+    assert stored(left).exists()
+    assert stored(right).exists()
+    assert stored(last).exists()
+
+    old_left, old_right = stored(left), stored(right)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(reverse("line-merge", args=[left.pk]), {"ids": [right.pk]}, format="json").status_code == 200
+    merged, kept = page_lines(page)
+    assert not old_left.exists()
+    assert not old_right.exists()
+    assert stored(merged).exists()
+    assert stored(kept).exists()
+
+    old_kept = stored(kept)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.delete(reverse("line-detail", args=[kept.pk])).status_code == 200
+    assert not old_kept.exists()
+    assert stored(merged).exists()
+
+
+def test_a_refused_change_keeps_the_old_crop(
+    world: tuple[Page, User], django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    page, reviewer = world
+    first, _second = page_lines(page)
+    label_submit(line=first, user=reviewer, text="typed", client_id=client_id())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        refused = as_user(reviewer).delete(reverse("line-detail", args=[first.pk]))
+
+    assert refused.status_code == 409
+    assert (Path(settings.MEDIA_ROOT) / str(first.crop.name)).exists()
+
+
 def test_a_drawn_box_becomes_a_line_placed_in_reading_order_by_its_height(
     world: tuple[Page, User], django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
 ) -> None:

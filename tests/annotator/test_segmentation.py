@@ -9,11 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.urls import reverse
-from pytest_django import DjangoCaptureOnCommitCallbacks
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 from rest_framework.test import APIClient
 
 from annotator.enqueue import RESEGMENT_JOB_RUN
@@ -120,6 +121,37 @@ def test_a_typed_line_no_new_line_covers_is_kept_in_reading_order(world: tuple[P
     assert [line.reading_order for line in after] == [0, 1, 2, 3, 4]
 
 
+def test_re_segmenting_removes_the_replaced_crops_after_the_commit_and_keeps_the_ones_in_use(
+    world: tuple[Page, User], django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    page, reviewer = world
+    stray_crop = Path(settings.MEDIA_ROOT) / "lines" / "stray.png"
+    cv2.imwrite(str(stray_crop), np.full((20, 40), 255, dtype=np.uint8))
+    stray = line_create(
+        project=page.document.project,
+        page=page,
+        key="stray",
+        crop="lines/stray.png",
+        width=40,
+        height=20,
+        bbox=[850, 5, 890, 25],
+        polygon=[[850, 5], [890, 5], [890, 25], [850, 25]],
+        reading_order=9,
+    )
+    label_submit(line=stray, user=reviewer, text="marginal note", client_id=client_id())
+    before = [Path(settings.MEDIA_ROOT) / str(line.crop.name) for line in lines_of(page) if line != stray]
+    assert before
+    assert all(path.exists() for path in before)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        page_resegment(page=page, config=SegmentConfig(padding=10))
+
+    assert not any(path.exists() for path in before)
+    assert stray_crop.exists()  # the kept line still shows it
+    for line in lines_of(page):
+        assert (Path(settings.MEDIA_ROOT) / str(line.crop.name)).exists()
+
+
 def test_a_page_with_a_line_under_a_labelers_lease_is_left_as_it_is(world: tuple[Page, User]) -> None:
     page, _reviewer = world
     before = lines_of(page)
@@ -177,3 +209,60 @@ def test_every_re_segmentation_setting_is_one_of_the_segmenters_and_the_page_vie
     assert segment_defaults() == {name: fields[name] for name in SEGMENT_SETTINGS}
     # A form sent back at the defaults asks for no change.
     assert segment_config_clean(segment_defaults()) == {}
+
+
+def test_admins_choose_the_projects_segmentation_method_and_kraken_is_refused_where_it_is_not_installed(
+    settings: Settings, tmp_path: Path
+) -> None:
+    settings.LINEPROOF_KRAKEN_CLI = str(tmp_path / "no-kraken-here")
+    project = make_project()
+    admin, reviewer = APIClient(), APIClient()
+    admin.force_authenticate(make_member(project, role=Membership.Role.ADMIN))
+    reviewer.force_authenticate(make_member(project, role=Membership.Role.REVIEWER))
+    url = reverse("project-settings", args=[project.pk])
+
+    shown = admin.get(url).json()
+    assert shown["segmentation_method"] == "classical"
+    methods = {method["name"]: method["available"] for method in shown["segmentation_methods"]}
+    assert methods == {"classical": True, "kraken": False}
+
+    refused = admin.patch(url, {"segmentation_method": "kraken"}, format="json")
+    unknown = admin.patch(url, {"segmentation_method": "ocropus"}, format="json")
+    not_admin = reviewer.patch(url, {"segmentation_method": "classical"}, format="json")
+
+    assert refused.status_code == 400
+    assert "kraken is not installed" in refused.json()["error"]["message"]
+    assert unknown.status_code == 400
+    assert not_admin.status_code == 403
+    project.refresh_from_db()
+    assert project.segmentation_method == "classical"
+
+
+def test_re_segmenting_with_kraken_where_it_is_not_installed_is_a_400_and_queues_nothing(
+    world: tuple[Page, User], settings: Settings, tmp_path: Path
+) -> None:
+    settings.LINEPROOF_KRAKEN_CLI = str(tmp_path / "no-kraken-here")
+    page, reviewer = world
+    client = APIClient()
+    client.force_authenticate(reviewer)
+
+    refused = client.post(reverse("page-resegment", args=[page.pk]), {"method": "kraken"}, format="json")
+    chosen = client.post(reverse("page-resegment", args=[page.pk]), {"method": "classical"}, format="json")
+
+    assert refused.status_code == 400
+    assert "kraken is not installed" in refused.json()["error"]["message"]
+    assert chosen.status_code == 202
+    assert chosen.json()["method"] == "classical"
+    assert list(ResegmentJob.objects.values_list("method", flat=True)) == ["classical"]
+
+
+def test_a_resegmentation_uses_the_projects_method_unless_told_another(world: tuple[Page, User]) -> None:
+    page, reviewer = world
+    Project.objects.filter(pk=page.document.project_id).update(segmentation_method="classical")
+
+    job = resegment_job_create(user=reviewer, page=page, config={})
+
+    assert job.method == "classical"
+    with pytest.raises(InvalidInputError) as refused:
+        resegment_job_create(user=reviewer, page=page, config={}, method="ocropus")
+    assert "segmentation_method" in refused.value.fields

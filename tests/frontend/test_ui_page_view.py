@@ -12,6 +12,7 @@ from annotator.jobs.segmentation import resegment_job_run
 from annotator.models import Line, Membership, ResegmentJob
 from tests.annotator.factories import make_member, make_project
 from tests.annotator.test_pages import make_page
+from tests.annotator.test_segmentation import segmented_page
 from tests.frontend.conftest import log_in, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("media_root")]
@@ -66,3 +67,36 @@ def test_a_reviewer_splits_a_line_merges_it_again_and_asks_for_a_new_cut(
     assert resegment_job_run(job=job).status == "succeeded"
     expect(page.locator("#status")).to_contain_text("Re-segmented:", timeout=10000)
     expect(shapes).to_have_count(Line.objects.filter(page=stored).count())
+
+
+def test_a_reviewer_re_segments_a_whole_document_from_the_documents_list_and_a_labeler_has_no_button(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    project = make_project()
+    (stored,) = segmented_page(project)
+    before = set(Line.objects.filter(page=stored).values_list("pk", flat=True))
+    labeler = make_member(project, role=Membership.Role.LABELER)
+    log_in(context, live_server, make_member(project, role=Membership.Role.REVIEWER))
+    page.goto(f"/projects/{project.pk}/documents")
+    button = page.get_by_role("button", name=f"Re-segment {stored.document.name}")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    button.click()
+
+    expect(page.locator(".resegment-document")).to_contain_text("Re-segmentation queued (classical)")
+    job = ResegmentJob.objects.get()
+    assert (job.document_id, job.page_id, job.method) == (stored.document_id, None, "classical")
+    # The worker's part, run here; the list polls the job and is drawn again.
+    assert resegment_job_run(job=job).status == "succeeded"
+    expect(page.locator("#status")).to_contain_text("Re-segmented 1 of 1 page", timeout=10000)
+    after = set(Line.objects.filter(page=stored).values_list("pk", flat=True))
+    assert after
+    assert not after & before  # nobody had typed on the old lines: all were replaced
+    expect(page.get_by_role("button", name=f"Re-segment {stored.document.name}")).to_be_enabled()
+    screenshot(page, "documents-resegment")
+
+    context.clear_cookies()
+    log_in(context, live_server, labeler)
+    page.goto(f"/projects/{project.pk}/documents")
+    expect(page.locator("section.document")).to_have_count(1)
+    expect(page.get_by_role("button", name=f"Re-segment {stored.document.name}")).to_have_count(0)

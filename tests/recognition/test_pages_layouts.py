@@ -10,7 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from recognition.pages import segment_lines
+from recognition.pages import SegmentConfig, segment_lines
+from recognition.pages.lines import Centre, LineInk, split_insertions
 from recognition.segmentation_metrics import score_page
 from recognition.synthetic import random_text, render_line
 from tests.recognition.test_pages import Box, _assert_matches, _iou, _page, _paste_line
@@ -133,3 +134,70 @@ def test_a_blank_textured_page_with_a_crease_has_no_lines() -> None:
     found = segment_lines(paper.clip(0, 255).astype(np.uint8))
 
     assert found == []
+
+
+def test_a_note_written_sideways_down_the_margin_does_not_widen_the_lines() -> None:
+    text, truth = _page(lines=8, width=900, seed=3)
+    page = np.full((text.shape[0], 1000), 232, dtype=np.uint8)
+    page[:, :900] = text
+    rng = np.random.default_rng(8)
+    note = render_line(random_text(rng, min_words=4, max_words=5), rng=rng, height=40)[:, :420]
+    # Joined up like handwriting (each word one stroke), read bottom to top up the right margin.
+    joined = cv2.erode(note, np.ones((3, 7), np.uint8))
+    _paste_line(page, np.rot90(joined).copy(), 930, 90)
+
+    found = segment_lines(page)
+
+    _assert_matches(found, truth)
+    for line, (x0, _, x1, _) in zip(found, truth, strict=True):
+        # No box reaches out to the note: wider than its own ink by at most a few pixels.
+        assert line.bbox[0] >= x0 - 12
+        assert line.bbox[2] <= x1 + 12
+
+
+def test_the_edge_of_the_facing_page_beyond_the_binding_is_not_read_as_lines() -> None:
+    page, truth = _page(lines=7, width=1000, seed=4)
+    rng = np.random.default_rng(9)
+    spread = np.full((page.shape[0], 1260), 232, dtype=np.uint8)
+    spread[:, 260:] = page
+    # The facing page's lines, cut off by the image's left edge, then the binding's shadow.
+    for i in range(7):
+        words = render_line(random_text(rng, min_words=4, max_words=6), rng=rng, height=40)
+        cut = words[:, max(0, words.shape[1] - 200) :]
+        spread[60 + i * 60 : 60 + i * 60 + cut.shape[0], : cut.shape[1]] = np.minimum(
+            spread[60 + i * 60 : 60 + i * 60 + cut.shape[0], : cut.shape[1]], cut
+        )
+    spread[:, 215:245] = np.linspace(120, 225, 30)[None, :].astype(np.uint8)
+    shifted = [(x0 + 260, y0, x1 + 260, y1) for x0, y0, x1, y1 in truth]
+
+    found = segment_lines(spread)
+
+    _assert_matches(found, shifted)
+    assert all(line.bbox[0] >= 250 for line in found)
+
+
+def _line_of(mask: np.ndarray) -> tuple[LineInk, np.ndarray]:
+    """All ink of ``mask`` as one line on a level centre line at y = 100, and its component labels."""
+    _, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    ys, xs = np.nonzero(mask)
+    centre = Centre(np.array([0.0, float(mask.shape[1])]), np.array([100.0, 100.0]))
+    return LineInk(xs, ys, centre, (3, 0, int(xs.min()))), labels
+
+
+def test_a_word_written_small_above_a_line_becomes_a_line_of_its_own_and_its_i_dots_stay() -> None:
+    mask = np.zeros((200, 900), dtype=bool)
+    for x in range(40, 840, 160):  # the line's words, a text height (30 px) tall
+        mask[85:115, x : x + 120] = True
+    mask[62:74, 300:410] = True  # an insertion: a small joined-up word above the line
+    for x in (60, 700):  # dots over the line's letters
+        mask[72:76, x : x + 4] = True
+    line, labels = _line_of(mask)
+
+    parts = split_insertions(line, labels, 30.0, SegmentConfig())
+
+    assert len(parts) == 2
+    main, inserted = parts
+    assert main.box == (40, 72, 800, 115)  # the dots stay with their letters' line
+    assert inserted.box == (300, 62, 410, 74)
+    assert inserted.order == (3, -1, 300)  # read just before the line it was written above
+    assert split_insertions(line, labels, 30.0, SegmentConfig(insertions=False)) == [line]

@@ -204,6 +204,7 @@ export async function render(main, {project}) {
     const field = (name, label, attrs) => h('p', {}, h('label', {for: `seg-${name}`}, label), ' ',
       h('input', {id: `seg-${name}`, name, type: 'number', ...attrs}));
     const form = h('form', {class: 'resegment'},
+      h('p', {}, h('label', {for: 'seg-method'}, 'Method'), ' ', h('select', {id: 'seg-method', name: 'method'})),
       field('min_contrast', 'Ink contrast (gray levels)', {min: 1, max: 255}),
       field('padding', 'Padding around a line (px)', {min: 0, max: 100}),
       field('split_ratio', 'Split touching lines at valleys below (0–1)', {min: 0, max: 1, step: 0.05}),
@@ -214,7 +215,7 @@ export async function render(main, {project}) {
       const settings = {deskew: form.elements.deskew.checked};
       for (const name of ['min_contrast', 'padding', 'split_ratio']) settings[name] = Number(form.elements[name].value);
       try {
-        const job = await api.post(`/api/pages/${pageId}/resegment`, {settings});
+        const job = await api.post(`/api/pages/${pageId}/resegment`, {settings, method: form.elements.method.value});
         announce('Re-segmentation queued; the page is redrawn when the worker is done.', {timeout: 8000});
         const done = await poll(`/api/resegment-jobs/${job.id}`, {every: 1500, done: (value) => ['succeeded', 'failed'].includes(value.status)});
         if (done.status === 'failed') return showError(`The re-segmentation failed: ${done.error}`);
@@ -285,6 +286,11 @@ export async function render(main, {project}) {
     if (first) image.src = page.image_url;
     if (first) {
       // The form starts at the segmenter's own defaults, so only what the user changes is sent as a change.
+      // The project's method first; one not installed here is shown, not offered.
+      const method = side.querySelector('form.resegment select[name="method"]');
+      method.replaceChildren(...(page.segmentation_methods || []).map((m) => h('option', {
+        value: m.name, disabled: !m.available, selected: m.name === page.segmentation_method, title: m.description,
+      }, m.available ? m.name : `${m.name} (not installed here)`)));
       for (const [name, value] of Object.entries(page.segment_defaults || {})) {
         const input = side.querySelector(`form.resegment [name="${name}"]`);
         if (input && input.type === 'checkbox') input.checked = Boolean(value);

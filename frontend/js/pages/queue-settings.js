@@ -1,6 +1,6 @@
 // The project's model and queue settings on the models page: the base model the
-// project starts from, which selection strategy ranks the queue, and
-// auto-accept. Every member sees them; admins change them (PATCH
+// project starts from, which selection strategy ranks the queue, how page scans
+// are cut into lines (the segmentation method), and auto-accept. Every member sees them; admins change them (PATCH
 // /api/projects/{id}/settings sends only what changed); the base model only
 // until a trained model has been promoted.
 
@@ -8,7 +8,7 @@ import {h, percent, replace} from '../dom.js';
 import {isAdmin} from '../roles.js';
 import {loadSettings, saveSettings} from './training-settings.js';
 
-const FIELDS = ['base_model', 'selection_strategy', 'auto_accept', 'auto_accept_max_error', 'train_on_model_accepted', 'model_accepted_weight'];
+const FIELDS = ['base_model', 'selection_strategy', 'auto_accept', 'auto_accept_max_error', 'train_on_model_accepted', 'model_accepted_weight', 'segmentation_method'];
 
 /** Fill `box` (a section) with the settings card; resolves once it is drawn. */
 export async function renderQueueSettings(box, project) {
@@ -40,6 +40,20 @@ export async function renderQueueSettings(box, project) {
   strategy.addEventListener('change', describe);
   describe();
 
+  const method = h(
+    'select',
+    {id: 'setting-segmentation', disabled, 'aria-describedby': 'setting-segmentation-help'},
+    current.segmentation_methods.map((m) => h('option', {value: m.name, selected: m.name === current.segmentation_method, disabled: !m.available},
+      m.available ? m.name : `${m.name} (not installed on this server)`)),
+  );
+  const methodHelp = h('p', {class: 'muted', id: 'setting-segmentation-help'});
+  const describeMethod = () => {
+    const chosen = current.segmentation_methods.find((m) => m.name === method.value);
+    methodHelp.textContent = chosen ? `${chosen.description} Used on import and when pages are re-segmented.` : '';
+  };
+  method.addEventListener('change', describeMethod);
+  describeMethod();
+
   const autoAccept = h('input', {id: 'setting-auto-accept', type: 'checkbox', checked: current.auto_accept, disabled});
   const maxError = h('input', {
     id: 'setting-max-error', type: 'number', min: '0', max: '50', step: 'any', disabled,
@@ -59,12 +73,14 @@ export async function renderQueueSettings(box, project) {
     auto_accept_max_error: Number(maxError.value) / 100,
     train_on_model_accepted: trainOn.checked,
     model_accepted_weight: Number(weight.value),
+    segmentation_method: method.value,
   });
   const form = h(
     'form',
     {class: 'settings-form'},
     h('div', {}, h('label', {for: 'setting-base-model'}, 'Base model'), base, baseHelp),
     h('div', {}, h('label', {for: 'setting-strategy'}, 'Next line by'), strategy, strategyHelp),
+    h('div', {}, h('label', {for: 'setting-segmentation'}, 'Cut page scans into lines by'), method, methodHelp),
     h('label', {class: 'check', for: 'setting-auto-accept'}, autoAccept, 'Auto-accept lines the model is sure of'),
     h('div', {}, h('label', {for: 'setting-max-error'}, 'Line error allowed among accepted lines (%)'), maxError,
       h('p', {class: 'muted', id: 'setting-max-error-help'}, `Now ${percent(current.auto_accept_max_error)}; used from the next trained model on.`)),
