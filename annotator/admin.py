@@ -27,6 +27,7 @@ from annotator.models import (
 )
 from annotator.selectors import REVIEW_KINDS, base_model_list
 from annotator.services import line_review, model_version_base_create
+from recognition.pages import SEGMENT_METHODS
 
 
 class MembershipInline(admin.TabularInline):
@@ -36,9 +37,14 @@ class MembershipInline(admin.TabularInline):
 
 
 class ProjectForm(forms.ModelForm):
-    """The base model is chosen from the shipped ones (or none: from scratch)."""
+    """The base model is chosen from the shipped ones (or none: from scratch); the segmentation method from
+    the known ones."""
 
     base_model = forms.ChoiceField(required=False)
+    segmentation_method = forms.ChoiceField(
+        choices=[(name, f"{name}: {about}") for name, about in SEGMENT_METHODS.items()],
+        help_text=str(Project._meta.get_field("segmentation_method").help_text),
+    )
 
     class Meta:
         model = Project

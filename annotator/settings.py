@@ -404,6 +404,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Labeling queue for active-learning OCR: claim a line, transcribe it, submit.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # One enum for the segmentation methods, whether a field is named method or segmentation_method.
+    "ENUM_NAME_OVERRIDES": {"SegmentationMethodEnum": "recognition.pages.methods.SEGMENT_METHODS"},
 }
 
 LOGGING = {

@@ -121,6 +121,7 @@ def test_a_project_added_in_the_admin_starts_from_the_chosen_base(media_root: Pa
         "top_window": 20,
         "retrain_threshold": 200,
         "full_retrain_every": 10,
+        "segmentation_method": "classical",
         "eval_share": 0.1,
         "min_eval_lines": 50,
         "selection_strategy": "beam_margin",
