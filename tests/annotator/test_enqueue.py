@@ -167,6 +167,21 @@ def test_an_export_during_an_outage_is_accepted_kept_and_sent_when_the_broker_is
     assert enqueued == [(enqueue.EXPORT_JOB_RUN, (job.pk,))]
 
 
+def recovery_resends_the_refresh(
+    model: ModelVersion, enqueued: list[tuple[str, tuple]], capture: DjangoCaptureOnCommitCallbacks
+) -> None:
+    """After a lost re-scoring, with the broker back: once its request is old enough the
+    recovery check sends the refresh, and the refresh (what a worker runs) sends its
+    batches, which are left in ``enqueued``."""
+    ModelVersion.objects.filter(pk=model.pk).update(rescore_requested_at=minutes_ago(2))
+    with capture(execute=True):
+        jobs_recover()
+    assert enqueued == [(enqueue.PREDICTIONS_REFRESH, (model.pk,))]
+    enqueued.clear()
+    with capture(execute=True):
+        predictions_refresh(model_version=ModelVersion.objects.get(pk=model.pk))
+
+
 def test_a_rescoring_lost_to_an_outage_is_requested_again_until_a_worker_takes_it(
     broker: Broker,
     enqueued: list[tuple[str, tuple]],
@@ -181,14 +196,7 @@ def test_a_rescoring_lost_to_an_outage_is_requested_again_until_a_worker_takes_i
         model_version_promote(model_version=model)
 
     broker.up()
-    ModelVersion.objects.filter(pk=model.pk).update(rescore_requested_at=minutes_ago(2))
-    with django_capture_on_commit_callbacks(execute=True):
-        jobs_recover()
-    assert enqueued == [(enqueue.PREDICTIONS_REFRESH, (model.pk,))]
-
-    enqueued.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        predictions_refresh(model_version=ModelVersion.objects.get(pk=model.pk))  # what a worker runs
+    recovery_resends_the_refresh(model, enqueued, django_capture_on_commit_callbacks)
     assert [name for name, _args in enqueued] == [enqueue.PREDICTION_BATCH_STORE]
     enqueued.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -206,10 +214,10 @@ def test_a_rescoring_whose_batches_the_broker_refused_is_sent_again_by_the_recov
     project = make_project()
     make_lines(project, 3)
     model = ModelVersion.objects.create(
-        project=project, status=ModelVersion.Status.ACTIVE, rescore_requested_at=minutes_ago(0.5)
+        project=project,
+        status=ModelVersion.Status.ACTIVE,
+        rescore_requested_at=None if unread_only else minutes_ago(0.5),
     )
-    if unread_only:
-        ModelVersion.objects.filter(pk=model.pk).update(rescore_requested_at=None)
     broker.down()  # the worker took the refresh, then the broker went down before its batches
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -217,14 +225,7 @@ def test_a_rescoring_whose_batches_the_broker_refused_is_sent_again_by_the_recov
 
     assert ModelVersion.objects.get(pk=model.pk).rescore_requested_at is not None, "the request still stands"
     broker.up()
-    ModelVersion.objects.filter(pk=model.pk).update(rescore_requested_at=minutes_ago(2))
-    with django_capture_on_commit_callbacks(execute=True):
-        jobs_recover()
-    assert enqueued == [(enqueue.PREDICTIONS_REFRESH, (model.pk,))]
-
-    enqueued.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        predictions_refresh(model_version=ModelVersion.objects.get(pk=model.pk))
+    recovery_resends_the_refresh(model, enqueued, django_capture_on_commit_callbacks)
     assert {name for name, _ in enqueued} == {enqueue.PREDICTION_BATCH_STORE}
     assert sorted(pk for _, (_, batch) in enqueued for pk in batch) == sorted(
         project.lines.values_list("pk", flat=True)

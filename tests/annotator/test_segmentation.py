@@ -97,8 +97,8 @@ def test_new_lines_replace_untyped_ones_and_a_verified_text_stays_on_the_line_ov
     assert [line.reading_order for line in after] == [0, 1, 2, 3]
 
 
-def test_a_typed_line_no_new_line_covers_is_kept_in_reading_order(world: tuple[Page, User]) -> None:
-    page, reviewer = world
+def typed_stray_line(page: Page, reviewer: User) -> Line:
+    """A line in the top right corner, where the segmenter finds none, with a person's text."""
     stray = line_create(
         project=page.document.project,
         page=page,
@@ -111,6 +111,12 @@ def test_a_typed_line_no_new_line_covers_is_kept_in_reading_order(world: tuple[P
         reading_order=9,
     )
     label_submit(line=stray, user=reviewer, text="marginal note", client_id=client_id())
+    return stray
+
+
+def test_a_typed_line_no_new_line_covers_is_kept_in_reading_order(world: tuple[Page, User]) -> None:
+    page, reviewer = world
+    stray = typed_stray_line(page, reviewer)
 
     report = page_resegment(page=page, config=SegmentConfig())
 
@@ -127,18 +133,7 @@ def test_re_segmenting_removes_the_replaced_crops_after_the_commit_and_keeps_the
     page, reviewer = world
     stray_crop = Path(settings.MEDIA_ROOT) / "lines" / "stray.png"
     cv2.imwrite(str(stray_crop), np.full((20, 40), 255, dtype=np.uint8))
-    stray = line_create(
-        project=page.document.project,
-        page=page,
-        key="stray",
-        crop="lines/stray.png",
-        width=40,
-        height=20,
-        bbox=[850, 5, 890, 25],
-        polygon=[[850, 5], [890, 5], [890, 25], [850, 25]],
-        reading_order=9,
-    )
-    label_submit(line=stray, user=reviewer, text="marginal note", client_id=client_id())
+    stray = typed_stray_line(page, reviewer)
     before = [Path(settings.MEDIA_ROOT) / str(line.crop.name) for line in lines_of(page) if line != stray]
     assert before
     assert all(path.exists() for path in before)
